@@ -1,0 +1,30 @@
+"""Schemes: formats and target tensors, the exact Scheme object, metrics, readers and writers."""
+
+from .domain import Domain
+from .errors import DomainError, FlipforgeError, FormatError, SchemeError, TensorError
+from .metrics import Metrics, coefficient_class, metrics, naive_additions
+from .scheme import Scheme
+from .tensor import Tensor, format_name, load_tensor, matmul_tensor, parse_format
+
+__all__ = [
+    "Domain",
+    "DomainError",
+    "FlipforgeError",
+    "FormatError",
+    "Metrics",
+    "Scheme",
+    "SchemeError",
+    "Tensor",
+    "TensorError",
+    "coefficient_class",
+    "format_name",
+    "load_tensor",
+    "matmul_tensor",
+    "metrics",
+    "naive_additions",
+    "parse_format",
+]
+
+from .formats import FORMATS, detect_format, iter_scheme_files, read_entries, read_schemes, write_schemes  # noqa: E402
+
+__all__ += ["FORMATS", "detect_format", "iter_scheme_files", "read_entries", "read_schemes", "write_schemes"]

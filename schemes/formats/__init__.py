@@ -1,0 +1,209 @@
+"""Readers and writers of every published scheme format, found by extension and content.
+
+``FORMATS`` maps a format name to its reader, writer, extensions and content sniffer; a new
+format is one module plus one entry here. ``read_entries`` auto-detects (``fmt=`` forces).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import FormatError
+from ..scheme import Scheme
+from ._io import head_text
+from .alphatensor import read_alphatensor, write_alphatensor
+from .benson import looks_like_benson, read_benson, write_benson
+from .catalogue import read_catalogue
+from .dps import is_primary_sms, read_dps
+from .flipcpd import looks_like_flipcpd_txt, read_flipcpd_npy, read_flipcpd_txt
+from .kauers import read_exp, read_maple, write_exp, write_maple
+from .native import read_native, write_native
+from .perminov import (
+    looks_like_perminov_text,
+    read_perminov_json,
+    read_perminov_txt,
+    write_perminov_json,
+    write_perminov_txt,
+)
+
+__all__ = [
+    "FORMATS",
+    "SchemeFormat",
+    "detect_format",
+    "get_format",
+    "iter_scheme_files",
+    "read_entries",
+    "read_schemes",
+    "write_schemes",
+]
+
+Entry = Scheme | FormatError
+
+
+@dataclass(frozen=True)
+class SchemeFormat:
+    name: str
+    description: str
+    extensions: tuple[str, ...]
+    reader: Callable[[Path], list] | None
+    writer: Callable[[list[Scheme], Path], None] | None
+    sniff: Callable[[str], bool]
+    many: bool = False  # the writer holds several schemes in one file
+
+
+def _json_key(pattern: str) -> Callable[[str], bool]:
+    rx = re.compile(pattern)
+    return lambda head: rx.search(head) is not None
+
+
+def _looks_like_exp(head: str) -> bool:
+    lines = [ln for ln in head.split("\n") if ln.strip()]
+    return bool(lines) and re.search(r"a\d+.*b\d+.*c\d+", lines[0]) is not None and "=" not in lines[0]
+
+
+FORMATS: dict[str, SchemeFormat] = {
+    f.name: f
+    for f in (
+        SchemeFormat("native", "flipforge JSON, one scheme per file", (".json",), read_native, write_native,
+                     lambda head: _json_key(r'"(?:format|shape)"\s*:\s*\[')(head) and '"u"' in head),
+        SchemeFormat("perminov-json", "Perminov JSON, full or reduced (fresh variables)", (".json",),
+                     read_perminov_json, write_perminov_json, _json_key(r'^\s*\{\s*"n"\s*:\s*\[')),
+        SchemeFormat("perminov-txt", "Perminov text: 'n1 n2 n3 rank' then U, V, W rows", (".txt",),
+                     read_perminov_txt, write_perminov_txt, looks_like_perminov_text),
+        SchemeFormat("exp", "Kauers/Moosbauer .exp: one product of linear forms per line", (".exp", ".txt"),
+                     read_exp, write_exp, _looks_like_exp),
+        SchemeFormat("maple", "Kauers/Moosbauer/Arai Maple .m nested lists", (".m",), read_maple, write_maple,
+                     lambda head: head.lstrip().startswith("{")),
+        SchemeFormat("catalogue", "FMM catalogue tensor.mpl (Maple TriadSet)", (".mpl",), read_catalogue, None,
+                     lambda head: "TriadSet" in head or "Matrix(" in head),
+        SchemeFormat("benson", "Benson-Ballard fast-matmul blocks (W indexes C)", ("", ".txt"), read_benson,
+                     write_benson, looks_like_benson),
+        SchemeFormat("sms", "Dumas-Pernet-Sedoglavic NAME_L/_R/_P.sms triples", (".sms",), read_dps, None,
+                     lambda head: True),
+        SchemeFormat("flipcpd-npy", "flip-cpd .npy (numerator, denominator pairs)", (".npy",), read_flipcpd_npy,
+                     None, lambda head: True),
+        SchemeFormat("flipcpd-txt", "flip-cpd text: 'mN = (..)(..)' and 'cN = ...'", (".txt",), read_flipcpd_txt,
+                     None, looks_like_flipcpd_txt),
+        SchemeFormat("alphatensor", "AlphaTensor/AlphaEvolve .npz (many schemes)", (".npz",), read_alphatensor,
+                     write_alphatensor, lambda head: True, many=True),
+    )
+}
+
+_BINARY = {".npy", ".npz"}
+_NOT_SCHEMES = {".md", ".csv", ".pdf", ".png", ".py", ".db"}
+
+
+def get_format(name: str) -> SchemeFormat:
+    """The format called ``name`` (also accepted: an extension such as ``exp`` or ``.npz``)."""
+    key = name.strip().lower()
+    if key in FORMATS:
+        return FORMATS[key]
+    aliases = {"json": "native", "m": "maple", "mpl": "catalogue", "npz": "alphatensor", "npy": "flipcpd-npy",
+               "perminov": "perminov-json", "txt": "benson", "flipcpd": "flipcpd-txt"}
+    if key.lstrip(".") in aliases:
+        return FORMATS[aliases[key.lstrip(".")]]
+    raise FormatError(f"unknown scheme format {name!r}; known: {', '.join(FORMATS)}")
+
+
+def detect_format(path: Path) -> SchemeFormat | None:
+    """The format of a file by its extension, then its first bytes; None when it is not a scheme."""
+    ext = path.suffix.lower()
+    if ext in _NOT_SCHEMES or path.name.startswith("."):
+        return None
+    candidates = [f for f in FORMATS.values() if ext in f.extensions] or (
+        [] if ext in (".json", ".npz", ".npy") else [f for f in FORMATS.values() if "" in f.extensions or ".txt" in f.extensions]
+    )
+    if not candidates:
+        return None
+    if ext in _BINARY:
+        return candidates[0]
+    head = head_text(path)
+    if not head:
+        return None
+    for f in candidates:
+        if f.sniff(head):
+            return f
+    return None
+
+
+def read_entries(path: str | Path, fmt: str | None = None) -> list[Entry]:
+    """Every scheme in a file; entries that cannot be used come back as FormatErrors.
+
+    A file that cannot be read at all raises FormatError naming the file and why.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise FormatError(f"{p}: no such file")
+    if p.is_dir():
+        raise FormatError(f"{p}: is a directory (name the files, or use a command that walks folders)")
+    spec = get_format(fmt) if fmt else detect_format(p)
+    if spec is None or spec.reader is None:
+        why = "unknown format" if spec is None else f"format {spec.name} cannot be read"
+        raise FormatError(f"{p}: {why}; name it with --from ({', '.join(FORMATS)})")
+    try:
+        return list(spec.reader(p))
+    except FormatError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, UnicodeDecodeError, RecursionError) as exc:
+        raise FormatError(f"{p}: cannot be read as {spec.name} ({type(exc).__name__}: {exc})") from None
+
+
+def read_schemes(path: str | Path, fmt: str | None = None) -> list[Scheme]:
+    """Every scheme in a file; the first unusable entry raises FormatError."""
+    out = []
+    for entry in read_entries(path, fmt):
+        if isinstance(entry, FormatError):
+            raise entry
+        out.append(entry)
+    return out
+
+
+def iter_scheme_files(paths: Iterable[str | Path]) -> Iterator[Path]:
+    """Files as given, and inside folders every file that looks like a scheme (sorted, recursive)."""
+    for raw in paths:
+        p = Path(raw)
+        if not p.is_dir():
+            yield p
+            continue
+        for child in sorted(x for x in p.rglob("*") if x.is_file()):
+            if any(part.startswith(".") for part in child.relative_to(p).parts):
+                continue
+            spec = detect_format(child)
+            if spec is None or (spec.name == "sms" and not is_primary_sms(child)):
+                continue
+            yield child
+
+
+def write_schemes(schemes: list[Scheme], path: str | Path, fmt: str | None = None) -> list[Path]:
+    """Write schemes: one file, or for single-scheme formats and several schemes, one file each
+    in the folder ``path`` (``<stem>-<index><ext>``). Returns the files written."""
+    p = Path(path)
+    spec = get_format(fmt) if fmt else None
+    if spec is None:
+        ext = p.suffix.lower()
+        matches = [f for f in FORMATS.values() if f.writer and ext in f.extensions and ext]
+        if not matches:
+            raise FormatError(f"{p}: cannot tell the output format from the extension; use --to")
+        spec = matches[0]
+    if spec.writer is None:
+        raise FormatError(f"format {spec.name} is read-only; write native, perminov-json, perminov-txt, exp, maple, benson or alphatensor")
+    if not schemes:
+        raise FormatError("no schemes to write")
+    try:
+        if len(schemes) == 1 or spec.many:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            spec.writer(schemes, p)
+            return [p]
+        p.mkdir(parents=True, exist_ok=True)
+        ext = spec.extensions[0]
+        out = []
+        for i, s in enumerate(schemes):
+            target = p / f"{p.name}-{i}{ext}"
+            spec.writer([s], target)
+            out.append(target)
+        return out
+    except OSError as exc:
+        raise FormatError(f"{p}: cannot write ({exc.strerror or exc})") from None

@@ -1,0 +1,106 @@
+"""Shared helpers of the format modules: reading text, dimension inference, building schemes."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..coeffs import to_fraction
+from ..domain import Domain
+from ..errors import FlipforgeError, FormatError
+from ..scheme import Scheme
+from ..tensor import matmul_tensor
+
+__all__ = ["read_text", "dims_from_sizes", "build_scheme", "parse_number", "claimed_domain", "head_text"]
+
+
+def read_text(path: Path) -> str:
+    """The file's text (UTF-8, CRLF folded), or a FormatError naming the file and why."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise FormatError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise FormatError(f"{path}: is a directory") from None
+    except OSError as exc:
+        raise FormatError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise FormatError(f"{path}: not a text file") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def head_text(path: Path, size: int = 4096) -> str:
+    """The first bytes of a file as text ('' when unreadable or binary): for sniffing only."""
+    try:
+        with path.open("rb") as fh:
+            raw = fh.read(size)
+    except OSError:
+        return ""
+    if b"\0" in raw:
+        return ""
+    return raw.decode("utf-8", errors="replace").replace("\r\n", "\n")
+
+
+def parse_number(token: str) -> int | object:
+    """An integer or a/b token as an exact number."""
+    try:
+        return int(token)
+    except ValueError:
+        return to_fraction(token)
+
+
+def dims_from_sizes(nm: int, mp: int, pn: int, where: str) -> tuple[int, int, int]:
+    """(n, m, p) from the three factor widths n·m, m·p, p·n (they determine it uniquely)."""
+    n2, rem = divmod(nm * pn, mp) if mp else (0, 1)
+    n = math.isqrt(n2) if n2 > 0 else 0
+    if rem or n < 1 or n * n != n2 or nm % n or pn % n:
+        raise FormatError(f"{where}: factor sizes {nm}, {mp}, {pn} are not n·m, m·p, p·n of any format")
+    return n, nm // n, pn // n
+
+
+def claimed_domain(name: str) -> Domain | None:
+    """A domain that a file name states in a token of its own: ``mod2``/``f2``/``z2`` (F2),
+    ``mod3``/``f3`` (F3), ``zt`` (ternary). ``mod0`` (any ring) claims nothing beyond the coefficients."""
+    tokens = set(re.split(r"[-_.\s]+", Path(name).name.lower()))
+    if tokens & {"mod2", "f2", "gf2", "z2"}:
+        return Domain.parse("F2")
+    if tokens & {"mod3", "f3", "gf3"}:
+        return Domain.parse("F3")
+    if "zt" in tokens:
+        return Domain.parse("ZT")
+    return None
+
+
+def build_scheme(
+    fmt: tuple[int, int, int],
+    u: Any,
+    v: Any,
+    w: Any,
+    path: Path,
+    fmt_name: str,
+    index: int = 0,
+    domain: Domain | None = None,
+    **meta: Any,
+) -> Scheme:
+    """A Scheme from factor rows in the cyclic convention, with provenance; errors name the file."""
+    try:
+        tensor = matmul_tensor(fmt)
+        s = Scheme.from_arrays(tensor, u, v, w, None, {"source": str(path), "index": index, "read_as": fmt_name, **meta})
+        if domain is not None and s.domain_problem(domain) is None:
+            s = s.with_domain(domain)
+        return s
+    except FlipforgeError as exc:
+        raise FormatError(f"{path}: {exc}") from None
+
+
+def dense(rows: int, cols: int) -> np.ndarray:
+    """An object array of zeros to fill with exact coefficients."""
+    out = np.empty((rows, cols), dtype=object)
+    out.fill(0)
+    return out

@@ -1,0 +1,109 @@
+"""flipforge's native JSON: one scheme per file, read by other tools too.
+
+    {"format": [n, m, p], "tensor": "matmul", "domain": "Z", "rank": r,
+     "u": [[...]], "v": [[...]], "w": [[...]], "meta": {...}}
+
+``u`` rows have n·m coefficients (A row-major), ``v`` rows m·p (B row-major), ``w`` rows p·n with
+``w[t][k*n+i]`` the coefficient of term t in C[i][k] (C^T, the cyclic convention). Coefficients
+are JSON integers or strings "a/b". A non-matmul target is stored inline as ``"shape"`` and
+``"entries"`` ([i, j, k, value] for each nonzero).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..coeffs import format_coeff
+from ..domain import Domain
+from ..errors import FlipforgeError, FormatError
+from ..metrics import coefficient_class
+from ..scheme import Scheme
+from ..tensor import Tensor, matmul_tensor, parse_format
+from ._io import read_text
+
+__all__ = ["from_native_dict", "to_native_dict", "read_native", "write_native", "is_native"]
+
+
+def is_native(obj: object) -> bool:
+    return isinstance(obj, dict) and "u" in obj and "v" in obj and "w" in obj and ("format" in obj or "shape" in obj)
+
+
+def from_native_dict(obj: dict[str, Any], where: str, index: int = 0) -> Scheme:
+    """A Scheme from the parsed native JSON object; every problem names ``where``."""
+    if not is_native(obj):
+        raise FormatError(f"{where}: not a flipforge scheme (needs format, u, v, w)")
+    try:
+        kind = obj.get("tensor", "matmul")
+        if kind == "matmul" and "format" in obj:
+            tensor = matmul_tensor(parse_format(obj["format"]))
+        else:
+            shape = tuple(int(x) for x in obj["shape"])
+            arr = np.zeros(shape, dtype=np.int64)
+            for i, j, k, val in obj.get("entries", []):
+                arr[i, j, k] = int(val)
+            arr.setflags(write=False)
+            tensor = Tensor(str(kind), arr, None)
+        domain = Domain.parse(obj["domain"]) if obj.get("domain") not in (None, "auto") else None
+        meta = dict(obj.get("meta") or {})
+        meta.update(source=where, index=index, read_as="native")
+        scheme = Scheme.from_arrays(tensor, obj["u"], obj["v"], obj["w"], domain, meta)
+    except FlipforgeError as exc:
+        raise FormatError(f"{where}: {exc}") from None
+    except (TypeError, ValueError, KeyError, IndexError) as exc:
+        raise FormatError(f"{where}: malformed scheme ({exc})") from None
+    if "rank" in obj and obj["rank"] != scheme.rank:
+        raise FormatError(f"{where}: says rank {obj['rank']} but has {scheme.rank} terms")
+    return scheme
+
+
+def to_native_dict(scheme: Scheme) -> dict[str, Any]:
+    """The native JSON object, fields in a stable order (diff-friendly)."""
+    out: dict[str, Any] = {}
+    if scheme.fmt is not None:
+        out["format"] = list(scheme.fmt)
+        out["tensor"] = "matmul"
+    else:
+        out["tensor"] = scheme.tensor.name
+        out["shape"] = list(scheme.tensor.shape)
+        nz = np.argwhere(scheme.tensor.array != 0)
+        out["entries"] = [[int(i), int(j), int(k), int(scheme.tensor.array[i, j, k])] for i, j, k in nz]
+    out["domain"] = str(scheme.domain) if scheme.domain is not None else coefficient_class(scheme).replace("ZT", "Z")
+    out["rank"] = scheme.rank
+    for name, arr in zip("uvw", scheme.factors, strict=True):
+        out[name] = [[format_coeff(x) for x in row] for row in arr]
+    meta = {k: v for k, v in scheme.meta.items() if k not in ("index", "read_as")}
+    if meta:
+        out["meta"] = meta
+    return out
+
+
+def _dumps(obj: dict[str, Any]) -> str:
+    """JSON with one factor row per line: readable and diff-friendly."""
+    lines = ["{"]
+    keys = list(obj)
+    for n, key in enumerate(keys):
+        comma = "," if n < len(keys) - 1 else ""
+        val = obj[key]
+        if key in ("u", "v", "w", "entries"):
+            rows = ",\n    ".join(json.dumps(r, separators=(", ", ": ")) for r in val)
+            lines.append(f'  "{key}": [\n    {rows}\n  ]{comma}')
+        else:
+            lines.append(f"  {json.dumps(key)}: {json.dumps(val, default=str)}{comma}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def read_native(path: Path) -> list[Scheme]:
+    try:
+        obj = json.loads(read_text(path))
+    except json.JSONDecodeError as exc:
+        raise FormatError(f"{path}: invalid JSON ({exc.msg} at line {exc.lineno})") from None
+    return [from_native_dict(obj, str(path))]
+
+
+def write_native(schemes: list[Scheme], path: Path) -> None:
+    path.write_text(_dumps(to_native_dict(schemes[0])))

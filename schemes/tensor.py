@@ -1,0 +1,126 @@
+"""Target tensors: matrix multiplication <n,m,p> in the cyclic convention, or any 3-way tensor.
+
+The cyclic convention (DESIGN.md §1): ``T[i*m+j, j*p+k, k*n+i] = 1``, so the third factor of a
+scheme indexes C transposed: ``w[k*n+i]`` is the coefficient of a product in C[i][k].
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .errors import TensorError
+
+__all__ = ["Tensor", "parse_format", "matmul_tensor", "load_tensor", "format_name"]
+
+MAX_DIM = 64
+
+
+def parse_format(text: str | tuple[int, int, int] | list[int]) -> tuple[int, int, int]:
+    """Read ``3x3x3``, ``3,4,5``, ``<2,2,3>`` or a triple into (n, m, p), each >= 1."""
+    if isinstance(text, (tuple, list)):
+        parts = list(text)
+    else:
+        s = str(text).strip().strip("<>").strip()
+        parts = [x for x in re.split(r"\s*[x,X*\s]\s*", s) if x != ""]
+    try:
+        dims = tuple(int(x) for x in parts)
+    except (TypeError, ValueError):
+        raise TensorError(f"bad format {text!r}: expected three positive integers like 3x3x3") from None
+    if len(dims) != 3 or any(d < 1 for d in dims):
+        raise TensorError(f"bad format {text!r}: expected three positive integers like 3x3x3")
+    if any(d > MAX_DIM for d in dims):
+        raise TensorError(f"bad format {text!r}: dimensions above {MAX_DIM} are not supported")
+    return dims  # type: ignore[return-value]
+
+
+def format_name(fmt: tuple[int, int, int]) -> str:
+    """The CLI spelling of a format, ``3x4x5``."""
+    return "x".join(str(d) for d in fmt)
+
+
+@dataclass(frozen=True, eq=False)
+class Tensor:
+    """A target tensor of shape (I, J, K) with integer entries.
+
+    ``fmt`` is set for matrix multiplication, where I = n*m, J = m*p, K = p*n.
+    """
+
+    name: str
+    array: np.ndarray = field(repr=False)
+    fmt: tuple[int, int, int] | None = None
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(self.array.shape)  # type: ignore[return-value]
+
+    @property
+    def is_matmul(self) -> bool:
+        return self.fmt is not None
+
+    def label(self) -> str:
+        """Short human name: ``3x3x3`` for matmul, else the tensor's name and shape."""
+        if self.fmt is not None:
+            return format_name(self.fmt)
+        return f"{self.name}[{'x'.join(map(str, self.shape))}]"
+
+    def entry_names(self) -> tuple[list[str], list[str], list[str]]:
+        """Names of the three index ranges, e.g. ``a12``, ``b21``, ``c11`` (c is C^T: cKI)."""
+        if self.fmt is None:
+            i, j, k = self.shape
+            return ([f"x{t}" for t in range(i)], [f"y{t}" for t in range(j)], [f"z{t}" for t in range(k)])
+        n, m, p = self.fmt
+        a = [f"a{i + 1}{j + 1}" if max(n, m) < 10 else f"a{i + 1}_{j + 1}" for i in range(n) for j in range(m)]
+        b = [f"b{j + 1}{k + 1}" if max(m, p) < 10 else f"b{j + 1}_{k + 1}" for j in range(m) for k in range(p)]
+        c = [f"c{k + 1}{i + 1}" if max(n, p) < 10 else f"c{k + 1}_{i + 1}" for k in range(p) for i in range(n)]
+        return a, b, c
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Tensor):
+            return NotImplemented
+        return self.fmt == other.fmt and self.shape == other.shape and bool(np.array_equal(self.array, other.array))
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.fmt, self.shape))
+
+
+@lru_cache(maxsize=256)
+def _matmul_array(n: int, m: int, p: int) -> np.ndarray:
+    t = np.zeros((n * m, m * p, p * n), dtype=np.int64)
+    for i in range(n):
+        for j in range(m):
+            for k in range(p):
+                t[i * m + j, j * p + k, k * n + i] = 1
+    t.setflags(write=False)
+    return t
+
+
+def matmul_tensor(fmt: str | tuple[int, int, int]) -> Tensor:
+    """The tensor of <n,m,p>: A is n x m, B is m x p, both row-major; the third index is C^T."""
+    n, m, p = parse_format(fmt)
+    return Tensor("matmul", _matmul_array(n, m, p), (n, m, p))
+
+
+def load_tensor(path: str | Path) -> Tensor:
+    """Load any 3-way integer tensor from a dense ``.npy`` file."""
+    path = Path(path)
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise TensorError(f"{path}: no such file") from None
+    except (ValueError, OSError) as exc:
+        raise TensorError(f"{path}: not a readable .npy array ({exc})") from None
+    if arr.ndim != 3 or min(arr.shape) < 1:
+        raise TensorError(f"{path}: a target tensor must be a non-empty 3-way array, got shape {arr.shape}")
+    if arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)) or not np.array_equal(arr, np.rint(arr)):
+            raise TensorError(f"{path}: target tensor entries must be integers")
+    elif arr.dtype.kind not in "iub":
+        raise TensorError(f"{path}: target tensor dtype {arr.dtype} is not an integer type")
+    out = arr.astype(np.int64)
+    out.setflags(write=False)
+    return Tensor(path.stem, out, None)
