@@ -1,7 +1,8 @@
 """A small exact parser for products of linear forms, as in ``(-2*a11+a12)*(b22+b23)*c21/5``.
 
 Values are (scalar, {group: {index: coefficient}}): a product of at most one linear form per
-variable group (a, b, c, m, ...). Addition is allowed only between forms of the same single group,
+variable group (a, b, c, m, ...). A term's scalars are multiplied together and put into one
+factor at the end, so only the rank-one term itself, not its split into factors, is fixed. Addition is allowed only between forms of the same single group,
 multiplication only between different groups, division only by numbers. Juxtaposition is
 multiplication, as in ``(a56-a66)(b65+b66)c55`` and ``2b21``. Coefficients stay exact.
 """
@@ -172,8 +173,7 @@ def _simple_product(text: str, groups: str) -> Form | None:
         d = int(m.group(7))
         if d == 0:
             return None
-        last = groups[-1]
-        forms[last] = {k: Fraction(c, d) for k, c in forms[last].items()}  # type: ignore[arg-type]
+        return _finish(forms, Fraction(1, d), groups)
     return forms
 
 
@@ -181,8 +181,7 @@ def parse_product(text: str, groups: str) -> Form:
     """Parse one product of linear forms, one per letter of ``groups``; the scalar goes into the last."""
     fast = _simple_product(text, groups)
     if fast is not None:
-        p_scalar, forms = 1, fast
-        return _finish(forms, p_scalar, groups)
+        return _finish(fast, 1, groups)
     p = _Parser(text)
     scalar, forms = p.expr()
     if p.pos != len(p.toks):
@@ -194,9 +193,13 @@ def parse_product(text: str, groups: str) -> Form:
 
 
 def _finish(forms: Form, scalar: object, groups: str) -> Form:
-    last = groups[-1]
+    """Put the term's overall scalar into one factor: the last one, unless another factor keeps
+    integer coefficients where the last would not (``(-3*(..))*(..)*(..)/3`` stays integral)."""
     if scalar != 1:
-        forms[last] = {k: c * scalar for k, c in forms[last].items()}  # type: ignore[operator]
+        order = [groups[-1], *groups[:-1]]
+        target = next((g for g in order if all(Fraction(c * scalar).denominator == 1 for c in forms[g].values())),
+                      groups[-1])
+        forms[target] = {k: c * scalar for k, c in forms[target].items()}  # type: ignore[operator]
     for g in groups:
         forms[g] = {k: (int(c) if isinstance(c, Fraction) and c.denominator == 1 else c) for k, c in forms[g].items() if c != 0}
     return forms

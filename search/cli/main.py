@@ -1,0 +1,58 @@
+"""The ``flipforge`` console command: one group, one module per subcommand."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from flipforge.schemes import FORMATS
+
+from .convert_cmd import convert_command
+from .info_cmd import info_command
+from .verify_cmd import verify_command
+
+__all__ = ["cli", "main", "verify_scheme_main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="flipforge")
+def cli() -> None:
+    """flipforge: discover, prove and export fast bilinear (matrix multiplication) schemes.
+
+    A scheme for <n,m,p> is a rank-r decomposition (U, V, W) of the matrix multiplication
+    tensor; the third factor indexes C transposed (w[k*n+i] is the coefficient in C[i][k]).
+    Every command reads all published formats (see `flipforge formats`).
+    """
+
+
+@cli.command("formats")
+def formats_command() -> None:
+    """List the scheme file formats flipforge reads and writes."""
+    for f in FORMATS.values():
+        rw = "read/write" if f.writer else "read"
+        ext = ", ".join(e or "(none)" for e in f.extensions)
+        click.echo(f"{f.name:14s} {rw:10s} {ext:14s} {f.description}")
+
+
+cli.add_command(verify_command)
+cli.add_command(info_command)
+cli.add_command(convert_command)
+
+
+def main() -> None:
+    """Entry point of ``flipforge``."""
+    try:
+        cli(prog_name="flipforge")
+    except Exception as exc:  # a bug, not bad input: still one line, no traceback
+        click.echo(f"flipforge: internal error: {type(exc).__name__}: {exc} (please report it)", err=True)
+        sys.exit(3)
+
+
+def verify_scheme_main() -> None:
+    """Entry point of ``verify-scheme``, the same as ``flipforge verify``."""
+    try:
+        verify_command(prog_name="verify-scheme")
+    except Exception as exc:
+        click.echo(f"verify-scheme: internal error: {type(exc).__name__}: {exc} (please report it)", err=True)
+        sys.exit(3)

@@ -1,0 +1,76 @@
+"""``flipforge verify``: prove schemes valid (or not) in exact arithmetic."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from flipforge.schemes import Domain, coefficient_class, format_name
+from flipforge.verify import valid_over, verify
+
+from ._common import EXIT_BAD_INPUT, EXIT_FAIL, EXIT_OK, emit_json, friendly_errors, iter_sources
+
+DOMAIN_HELP = "auto (default: the domain the file claims, else Q/Z, else the field F2/F3 it holds in), F2, F3, F<p>, ZT, Z or Q."
+
+
+def _format_of(scheme) -> str:
+    return format_name(scheme.fmt) if scheme.fmt else scheme.tensor.label()
+
+
+@click.command("verify")
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option("--domain", "-d", default="auto", show_default=True, help=DOMAIN_HELP)
+@click.option("--from", "fmt", default=None, metavar="FMT", help="Read every file as this format (see `flipforge formats`).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object per scheme.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only invalid schemes and errors.")
+@friendly_errors
+def verify_command(paths: tuple[str, ...], domain: str, fmt: str | None, as_json: bool, quiet: bool) -> None:
+    """Check every Brent equation of each scheme exactly.
+
+    PATH may be a scheme file in any supported format, a folder (walked recursively; files that
+    are not schemes are skipped), or builtin:strassen / builtin:naive:3x3x3.
+
+    \b
+    Exit status: 0 every scheme is valid, 1 some scheme is invalid,
+    2 some input could not be read (the others are still checked).
+
+    \b
+    Examples:
+      flipforge verify 444-47-mod2.exp              # F2, as the file name claims
+      flipforge verify 444-47-mod2.exp --domain Z   # INVALID: it does not hold over Z
+      flipforge verify ../shared/reference --quiet --json
+    """
+    dom = None if domain.strip().lower() == "auto" else Domain.parse(domain)
+    results, code, count = [], EXIT_OK, 0
+    for src in iter_sources(paths, fmt):
+        if src.scheme is None:
+            click.echo(f"flipforge: cannot read {src.error}", err=True)
+            code = EXIT_BAD_INPUT
+            continue
+        count += 1
+        s = src.scheme
+        res = verify(s, dom)
+        if not res.valid and code == EXIT_OK:
+            code = EXIT_FAIL
+        if as_json:
+            results.append({
+                "path": src.path,
+                "index": src.index,
+                "format": list(s.fmt) if s.fmt else list(s.tensor.shape),
+                "rank": s.rank,
+                "domain": str(res.domain),
+                "valid": res.valid,
+                "failures": res.failures,
+                "first_failures": [str(f) for f in res.first],
+                "reason": res.reason,
+                "coefficients": coefficient_class(s),
+                "valid_over": valid_over(s),
+            })
+        elif not (quiet and res.valid):
+            click.echo(f"{src.label}  {_format_of(s)}  rank {s.rank}  {res.domain}  {res.summary()}")
+    if as_json:
+        emit_json(results)
+    elif not quiet or code != EXIT_OK:
+        click.echo(f"{count} scheme(s) checked", err=True)
+    sys.exit(code)
