@@ -37,7 +37,7 @@ def to_fraction(x: object) -> Fraction | int:
             raise SchemeError(f"coefficient {x!r} is not a finite number")
         q = Fraction(f)
         if q.denominator > _MAX_FLOAT_DENOMINATOR:
-            raise SchemeError(f"coefficient {f!r} is not an exact short rational; store it as \"a/b\"")
+            raise SchemeError(f'coefficient {f!r} is not an exact short rational; store it as "a/b"')
         return int(q) if q.denominator == 1 else q
     if isinstance(x, str):
         m = _RATIONAL.fullmatch(x)
@@ -77,8 +77,9 @@ def scaled_integers(arr: np.ndarray) -> tuple[np.ndarray, int]:
     if d == 1:
         out = arr
     else:
-        out = np.array([x.numerator * (d // x.denominator) if type(x) is Fraction else x * d for x in arr.flat],
-                       dtype=object).reshape(arr.shape)
+        out = np.array(
+            [x.numerator * (d // x.denominator) if type(x) is Fraction else x * d for x in arr.flat], dtype=object
+        ).reshape(arr.shape)
     return (out.astype(np.int64), d) if max_abs(out) < _INT64_MAX else (out, d)
 
 

@@ -58,15 +58,14 @@ def isotropy(scheme: Scheme, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> Sch
         nv.append((y.T @ v[t].reshape(m, p) @ zi.T).reshape(-1))
         c = w[t].reshape(p, n).T
         nw.append((xi @ c @ z).T.reshape(-1))
-    return replace(scheme, u=exact_array(nu), v=exact_array(nv), w=exact_array(nw)).with_meta(
-        transformed="isotropy"
-    )
+    return replace(scheme, u=exact_array(nu), v=exact_array(nv), w=exact_array(nw)).with_meta(transformed="isotropy")
 
 
 def scale_terms(scheme: Scheme, a: list, b: list) -> Scheme:
     """Multiply term t's u by a[t], v by b[t] and w by 1/(a[t] b[t]): the scheme stays valid."""
     ua = np.array([[Fraction(s) * c for c in row] for s, row in zip(a, scheme.u, strict=True)], dtype=object)
     vb = np.array([[Fraction(s) * c for c in row] for s, row in zip(b, scheme.v, strict=True)], dtype=object)
-    wc = np.array([[c / (Fraction(s) * Fraction(q)) for c in row] for s, q, row in zip(a, b, scheme.w, strict=True)],
-                  dtype=object)
+    wc = np.array(
+        [[c / (Fraction(s) * Fraction(q)) for c in row] for s, q, row in zip(a, b, scheme.w, strict=True)], dtype=object
+    )
     return replace(scheme, u=exact_array(ua), v=exact_array(vb), w=exact_array(wc))

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-REFERENCE = Path(os.environ.get("FLIPFORGE_REFERENCE", Path(__file__).resolve().parents[1].parent / "shared" / "reference"))
+REFERENCE = Path(
+    os.environ.get("FLIPFORGE_REFERENCE", Path(__file__).resolve().parents[1].parent / "shared" / "reference")
+)
 
 
 @pytest.fixture(scope="session")

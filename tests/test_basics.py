@@ -6,7 +6,6 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-
 from flipforge.schemes import (
     Domain,
     DomainError,
@@ -23,8 +22,18 @@ from flipforge.schemes.coeffs import exact_array, to_fraction
 from flipforge.verify import valid_over, verify
 
 
-@pytest.mark.parametrize("text,name,p", [("F2", "F2", 2), ("f3", "F3", 3), ("GF(7)", "F7", 7), ("F101", "F101", 101),
-                                         ("zt", "ZT", None), ("Z", "Z", None), ("q", "Q", None)])
+@pytest.mark.parametrize(
+    "text,name,p",
+    [
+        ("F2", "F2", 2),
+        ("f3", "F3", 3),
+        ("GF(7)", "F7", 7),
+        ("F101", "F101", 101),
+        ("zt", "ZT", None),
+        ("Z", "Z", None),
+        ("q", "Q", None),
+    ],
+)
 def test_domain_parse(text, name, p):
     d = Domain.parse(text)
     assert (d.name, d.p) == (name, p)

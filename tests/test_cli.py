@@ -7,7 +7,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from flipforge.schemes import Scheme, write_schemes
 
 
@@ -59,15 +58,24 @@ def test_verify_scheme_alias(files):
     assert run([str(exe)], str(files["bad"])).returncode == 1
 
 
-@pytest.mark.parametrize("content,name,why", [
-    (None, "missing.json", "no such file"),
-    ('{"format": [2,2,2], "u": [[1,0,', "trunc.json", "invalid JSON"),
-    ('{"format": [2,2,2], "domain": "Z", "rank": 1, "u": [[1,0]], "v": [[1,0,0,0]], "w": [[1,0,0,0]]}', "shape.json",
-     "shape"),
-    ('{"format": [2,2,2], "domain": "Q", "u": [["1/0",0,0,0]], "v": [[1,0,0,0]], "w": [[1,0,0,0]]}', "zero.json",
-     "zero denominator"),
-    ("just some words\n", "notes.dat", "unknown format"),
-])
+@pytest.mark.parametrize(
+    "content,name,why",
+    [
+        (None, "missing.json", "no such file"),
+        ('{"format": [2,2,2], "u": [[1,0,', "trunc.json", "invalid JSON"),
+        (
+            '{"format": [2,2,2], "domain": "Z", "rank": 1, "u": [[1,0]], "v": [[1,0,0,0]], "w": [[1,0,0,0]]}',
+            "shape.json",
+            "shape",
+        ),
+        (
+            '{"format": [2,2,2], "domain": "Q", "u": [["1/0",0,0,0]], "v": [[1,0,0,0]], "w": [[1,0,0,0]]}',
+            "zero.json",
+            "zero denominator",
+        ),
+        ("just some words\n", "notes.dat", "unknown format"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(flipforge_cmd, tmp_path: Path, content, name, why):
     path = tmp_path / name
     if content is not None:

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from flipforge.schemes import FORMATS, FormatError, Scheme, read_entries, read_schemes, write_schemes
 from flipforge.schemes.formats import detect_format, get_format
 from flipforge.schemes.formats.catalogue import eval_arithmetic
@@ -21,12 +20,20 @@ RATIONAL = Scheme.from_arrays(
     (2, 2, 2), Scheme.strassen().u.astype(object) * Fraction(1, 2), Scheme.strassen().v, Scheme.strassen().w * 2, "Q"
 )
 SAMPLES = {"strassen": Scheme.strassen(), "naive-2x3x4": Scheme.naive("2x3x4"), "rational": RATIONAL}
-EXT = {"native": ".json", "perminov-json": ".json", "perminov-txt": ".txt", "exp": ".exp", "maple": ".m",
-       "benson": ".txt", "alphatensor": ".npz"}
+EXT = {
+    "native": ".json",
+    "perminov-json": ".json",
+    "perminov-txt": ".txt",
+    "exp": ".exp",
+    "maple": ".m",
+    "benson": ".txt",
+    "alphatensor": ".npz",
+}
 
 
 def same_terms(a: Scheme, b: Scheme) -> bool:
     """Equal rank-one terms u_r ⊗ v_r ⊗ w_r (formats like .exp fix the terms, not their scaling)."""
+
     def terms(s: Scheme):
         return [np.einsum("i,j,k->ijk", *(f[t].astype(object) for f in s.factors)) for t in range(s.rank)]
 
@@ -88,9 +95,16 @@ def test_exp_syntax_quirks(tmp_path: Path):
     assert list(s.w[2]) == [Fraction(1, 2), 0] and list(s.v[3]) == [0, 0, 2, 0] and list(s.u[3]) == [0, 1]
 
 
-@pytest.mark.parametrize("line,why", [("(a11+b11)*(b11)*(c11)", "mixes"), ("(a11)*(b11)", "expected one factor"),
-                                      ("(a11)*(b11)*(c11)/0", "zero"), ("(a11)*(b11)*(c11", "missing"),
-                                      ("(a11)*(b11)*(c11)$", "unexpected")])
+@pytest.mark.parametrize(
+    "line,why",
+    [
+        ("(a11+b11)*(b11)*(c11)", "mixes"),
+        ("(a11)*(b11)", "expected one factor"),
+        ("(a11)*(b11)*(c11)/0", "zero"),
+        ("(a11)*(b11)*(c11", "missing"),
+        ("(a11)*(b11)*(c11)$", "unexpected"),
+    ],
+)
 def test_exp_errors_name_the_line(tmp_path: Path, line: str, why: str):
     path = tmp_path / "bad.exp"
     path.write_text("(a11)*(b11)*(c11)\n" + line + "\n")
@@ -110,9 +124,11 @@ def test_perminov_reduced_format_expands(tmp_path: Path):
     s = Scheme.strassen()
     # u: fresh 4 = a11 + a22; v: fresh 4 = b11 + b22; w rows of C^T over products 0..6 and fresh 7 = m0 + m3
     u_rows = [[{"index": 4, "value": 1}]] + [
-        [{"index": int(i), "value": int(s.u[t, i])} for i in np.flatnonzero(s.u[t])] for t in range(1, 7)]
+        [{"index": int(i), "value": int(s.u[t, i])} for i in np.flatnonzero(s.u[t])] for t in range(1, 7)
+    ]
     v_rows = [[{"index": 4, "value": 1}]] + [
-        [{"index": int(i), "value": int(s.v[t, i])} for i in np.flatnonzero(s.v[t])] for t in range(1, 7)]
+        [{"index": int(i), "value": int(s.v[t, i])} for i in np.flatnonzero(s.v[t])] for t in range(1, 7)
+    ]
     w_rows = []
     for e in range(4):
         col = s.w[:, e]
@@ -121,10 +137,18 @@ def test_perminov_reduced_format_expands(tmp_path: Path):
             w_rows.append([{"index": 7, "value": 1}] + rest)
         else:
             w_rows.append([{"index": int(t), "value": int(col[t])} for t in np.flatnonzero(col)])
-    obj = {"n": [2, 2, 2], "m": 7, "z2": False, "complexity": {"naive": 18, "reduced": 15},
-           "u_fresh": [[{"index": 0, "value": 1}, {"index": 3, "value": 1}]], "u": u_rows,
-           "v_fresh": [[{"index": 0, "value": 1}, {"index": 3, "value": 1}]], "v": v_rows,
-           "w_fresh": [[{"index": 0, "value": 1}, {"index": 3, "value": 1}]], "w": w_rows}
+    obj = {
+        "n": [2, 2, 2],
+        "m": 7,
+        "z2": False,
+        "complexity": {"naive": 18, "reduced": 15},
+        "u_fresh": [[{"index": 0, "value": 1}, {"index": 3, "value": 1}]],
+        "u": u_rows,
+        "v_fresh": [[{"index": 0, "value": 1}, {"index": 3, "value": 1}]],
+        "v": v_rows,
+        "w_fresh": [[{"index": 0, "value": 1}, {"index": 3, "value": 1}]],
+        "w": w_rows,
+    }
     path = tmp_path / "2x2x2_m7_ZT_reduced.json"
     path.write_text(json.dumps(obj))
     (back,) = read_schemes(path)
@@ -158,19 +182,26 @@ def test_npz_pickles_cannot_run_code(tmp_path: Path):
 
 
 def test_npz_refuses_inexact_rationals(tmp_path: Path):
-    third = Scheme.from_arrays((2, 2, 2), Scheme.strassen().u.astype(object) * Fraction(1, 3), Scheme.strassen().v,
-                               Scheme.strassen().w * 3)
+    third = Scheme.from_arrays(
+        (2, 2, 2), Scheme.strassen().u.astype(object) * Fraction(1, 3), Scheme.strassen().v, Scheme.strassen().w * 3
+    )
     with pytest.raises(FormatError, match="exactly"):
         write_schemes([third], tmp_path / "x.npz")
 
 
-@pytest.mark.parametrize("content,why", [
-    ('{"format": [2,2,2], "u": [[1,0', "invalid JSON"),
-    ('{"format": [2,2,2], "domain": "Z", "u": [[1]], "v": [[1]], "w": [[1]]}', "shape"),
-    ('{"format": [2,2,2], "domain": "F4", "u": [], "v": [], "w": []}', "not a prime"),
-    ('{"format": [2,2,2], "domain": "Q", "u": [["1/0",0,0,0]], "v": [[1,0,0,0]], "w": [[1,0,0,0]]}', "zero denominator"),
-    ('{"format": [2,0,2], "u": [], "v": [], "w": []}', "bad format"),
-])
+@pytest.mark.parametrize(
+    "content,why",
+    [
+        ('{"format": [2,2,2], "u": [[1,0', "invalid JSON"),
+        ('{"format": [2,2,2], "domain": "Z", "u": [[1]], "v": [[1]], "w": [[1]]}', "shape"),
+        ('{"format": [2,2,2], "domain": "F4", "u": [], "v": [], "w": []}', "not a prime"),
+        (
+            '{"format": [2,2,2], "domain": "Q", "u": [["1/0",0,0,0]], "v": [[1,0,0,0]], "w": [[1,0,0,0]]}',
+            "zero denominator",
+        ),
+        ('{"format": [2,0,2], "u": [], "v": [], "w": []}', "bad format"),
+    ],
+)
 def test_bad_native_json(tmp_path: Path, content: str, why: str):
     path = tmp_path / "bad.json"
     path.write_text(content)

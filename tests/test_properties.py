@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from flipforge.schemes import Scheme
 from flipforge.schemes.symmetry import isotropy, scale_terms
 from flipforge.verify import verify
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 # Valid schemes in several domains: built-ins, and a scheme valid over F2 only.
 F2_ONLY = Scheme.from_arrays(
     (2, 2, 2),
     # Strassen with its -1 read as 1: valid mod 2, not over Z
-    np.abs(Scheme.strassen().u), np.abs(Scheme.strassen().v), np.abs(Scheme.strassen().w), domain="F2",
+    np.abs(Scheme.strassen().u),
+    np.abs(Scheme.strassen().v),
+    np.abs(Scheme.strassen().w),
+    domain="F2",
 )
 SCHEMES = {
     "strassen/Z": (Scheme.strassen(), "Z"),
@@ -62,8 +64,10 @@ def test_term_permutation_keeps_validity(name, rnd):
     assert verify(scheme.take_terms(order), domain).valid
 
 
-@given(st.lists(st.sampled_from([-3, -2, -1, 1, 2, 5]), min_size=7, max_size=7),
-       st.lists(st.sampled_from([-1, 1, 3]), min_size=7, max_size=7))
+@given(
+    st.lists(st.sampled_from([-3, -2, -1, 1, 2, 5]), min_size=7, max_size=7),
+    st.lists(st.sampled_from([-1, 1, 3]), min_size=7, max_size=7),
+)
 def test_term_scaling_keeps_validity_over_q(a, b):
     assert verify(scale_terms(Scheme.strassen(), a, b), "Q").valid
 

@@ -12,7 +12,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from flipforge.schemes import FormatError, coefficient_class, iter_scheme_files, naive_additions, read_entries
 from flipforge.verify import verify
 
@@ -55,8 +54,11 @@ def _find(walked: dict[str, list], row: dict[str, str]):
     items = walked.get(path)
     assert items is not None, f"{path} was not found by the folder walk"
     if row["key"] and "schemes" not in row["key"]:
-        items = [(e, r) for e, r in items if (r is None and f"[{row['key']}]" in str(e))
-                 or (r is not None and e.meta.get("key") == row["key"])]
+        items = [
+            (e, r)
+            for e, r in items
+            if (r is None and f"[{row['key']}]" in str(e)) or (r is not None and e.meta.get("key") == row["key"])
+        ]
     return items
 
 

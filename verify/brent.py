@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
-
 from flipforge.schemes import Domain, Scheme
 from flipforge.schemes.coeffs import max_abs
 
@@ -128,9 +127,14 @@ def verify(scheme: Scheme, domain: Domain | str | None = None) -> VerifyResult:
     for i, j, k in bad[:_SHOW]:
         val = s[i, j, k]
         value = Fraction(int(val), d) if d != 1 else int(val)
-        first.append(Failure((int(i), int(j), int(k)), f"{names[0][i]}*{names[1][j]}*{names[2][k]}",
-                             int(value) if isinstance(value, Fraction) and value.denominator == 1 else value,
-                             int(target[i, j, k] % dom.p) if dom.p is not None else int(target[i, j, k])))
+        first.append(
+            Failure(
+                (int(i), int(j), int(k)),
+                f"{names[0][i]}*{names[1][j]}*{names[2][k]}",
+                int(value) if isinstance(value, Fraction) and value.denominator == 1 else value,
+                int(target[i, j, k] % dom.p) if dom.p is not None else int(target[i, j, k]),
+            )
+        )
     return VerifyResult(False, dom, failures=len(bad), first=first)
 
 

@@ -67,28 +67,90 @@ def _looks_like_exp(head: str) -> bool:
 FORMATS: dict[str, SchemeFormat] = {
     f.name: f
     for f in (
-        SchemeFormat("native", "flipforge JSON, one scheme per file", (".json",), read_native, write_native,
-                     lambda head: _json_key(r'"(?:format|shape)"\s*:\s*\[')(head) and '"u"' in head),
-        SchemeFormat("perminov-json", "Perminov JSON, full or reduced (fresh variables)", (".json",),
-                     read_perminov_json, write_perminov_json, _json_key(r'^\s*\{\s*"n"\s*:\s*\[')),
-        SchemeFormat("perminov-txt", "Perminov text: 'n1 n2 n3 rank' then U, V, W rows", (".txt",),
-                     read_perminov_txt, write_perminov_txt, looks_like_perminov_text),
-        SchemeFormat("exp", "Kauers/Moosbauer .exp: one product of linear forms per line", (".exp", ".txt"),
-                     read_exp, write_exp, _looks_like_exp),
-        SchemeFormat("maple", "Kauers/Moosbauer/Arai Maple .m nested lists", (".m",), read_maple, write_maple,
-                     lambda head: head.lstrip().startswith("{")),
-        SchemeFormat("catalogue", "FMM catalogue tensor.mpl (Maple TriadSet)", (".mpl",), read_catalogue, None,
-                     lambda head: "TriadSet" in head or "Matrix(" in head),
-        SchemeFormat("benson", "Benson-Ballard fast-matmul blocks (W indexes C)", ("", ".txt"), read_benson,
-                     write_benson, looks_like_benson),
-        SchemeFormat("sms", "Dumas-Pernet-Sedoglavic NAME_L/_R/_P.sms triples", (".sms",), read_dps, None,
-                     lambda head: True),
-        SchemeFormat("flipcpd-npy", "flip-cpd .npy (numerator, denominator pairs)", (".npy",), read_flipcpd_npy,
-                     None, lambda head: True),
-        SchemeFormat("flipcpd-txt", "flip-cpd text: 'mN = (..)(..)' and 'cN = ...'", (".txt",), read_flipcpd_txt,
-                     None, looks_like_flipcpd_txt),
-        SchemeFormat("alphatensor", "AlphaTensor/AlphaEvolve .npz (many schemes)", (".npz",), read_alphatensor,
-                     write_alphatensor, lambda head: True, many=True),
+        SchemeFormat(
+            "native",
+            "flipforge JSON, one scheme per file",
+            (".json",),
+            read_native,
+            write_native,
+            lambda head: _json_key(r'"(?:format|shape)"\s*:\s*\[')(head) and '"u"' in head,
+        ),
+        SchemeFormat(
+            "perminov-json",
+            "Perminov JSON, full or reduced (fresh variables)",
+            (".json",),
+            read_perminov_json,
+            write_perminov_json,
+            _json_key(r'^\s*\{\s*"n"\s*:\s*\['),
+        ),
+        SchemeFormat(
+            "perminov-txt",
+            "Perminov text: 'n1 n2 n3 rank' then U, V, W rows",
+            (".txt",),
+            read_perminov_txt,
+            write_perminov_txt,
+            looks_like_perminov_text,
+        ),
+        SchemeFormat(
+            "exp",
+            "Kauers/Moosbauer .exp: one product of linear forms per line",
+            (".exp", ".txt"),
+            read_exp,
+            write_exp,
+            _looks_like_exp,
+        ),
+        SchemeFormat(
+            "maple",
+            "Kauers/Moosbauer/Arai Maple .m nested lists",
+            (".m",),
+            read_maple,
+            write_maple,
+            lambda head: head.lstrip().startswith("{"),
+        ),
+        SchemeFormat(
+            "catalogue",
+            "FMM catalogue tensor.mpl (Maple TriadSet)",
+            (".mpl",),
+            read_catalogue,
+            None,
+            lambda head: "TriadSet" in head or "Matrix(" in head,
+        ),
+        SchemeFormat(
+            "benson",
+            "Benson-Ballard fast-matmul blocks (W indexes C)",
+            ("", ".txt"),
+            read_benson,
+            write_benson,
+            looks_like_benson,
+        ),
+        SchemeFormat(
+            "sms", "Dumas-Pernet-Sedoglavic NAME_L/_R/_P.sms triples", (".sms",), read_dps, None, lambda head: True
+        ),
+        SchemeFormat(
+            "flipcpd-npy",
+            "flip-cpd .npy (numerator, denominator pairs)",
+            (".npy",),
+            read_flipcpd_npy,
+            None,
+            lambda head: True,
+        ),
+        SchemeFormat(
+            "flipcpd-txt",
+            "flip-cpd text: 'mN = (..)(..)' and 'cN = ...'",
+            (".txt",),
+            read_flipcpd_txt,
+            None,
+            looks_like_flipcpd_txt,
+        ),
+        SchemeFormat(
+            "alphatensor",
+            "AlphaTensor/AlphaEvolve .npz (many schemes)",
+            (".npz",),
+            read_alphatensor,
+            write_alphatensor,
+            lambda head: True,
+            many=True,
+        ),
     )
 }
 
@@ -101,8 +163,16 @@ def get_format(name: str) -> SchemeFormat:
     key = name.strip().lower()
     if key in FORMATS:
         return FORMATS[key]
-    aliases = {"json": "native", "m": "maple", "mpl": "catalogue", "npz": "alphatensor", "npy": "flipcpd-npy",
-               "perminov": "perminov-json", "txt": "benson", "flipcpd": "flipcpd-txt"}
+    aliases = {
+        "json": "native",
+        "m": "maple",
+        "mpl": "catalogue",
+        "npz": "alphatensor",
+        "npy": "flipcpd-npy",
+        "perminov": "perminov-json",
+        "txt": "benson",
+        "flipcpd": "flipcpd-txt",
+    }
     if key.lstrip(".") in aliases:
         return FORMATS[aliases[key.lstrip(".")]]
     raise FormatError(f"unknown scheme format {name!r}; known: {', '.join(FORMATS)}")
@@ -114,7 +184,9 @@ def detect_format(path: Path) -> SchemeFormat | None:
     if ext in _NOT_SCHEMES or path.name.startswith("."):
         return None
     candidates = [f for f in FORMATS.values() if ext in f.extensions] or (
-        [] if ext in (".json", ".npz", ".npy") else [f for f in FORMATS.values() if "" in f.extensions or ".txt" in f.extensions]
+        []
+        if ext in (".json", ".npz", ".npy")
+        else [f for f in FORMATS.values() if "" in f.extensions or ".txt" in f.extensions]
     )
     if not candidates:
         return None
@@ -189,7 +261,9 @@ def write_schemes(schemes: list[Scheme], path: str | Path, fmt: str | None = Non
             raise FormatError(f"{p}: cannot tell the output format from the extension; use --to")
         spec = matches[0]
     if spec.writer is None:
-        raise FormatError(f"format {spec.name} is read-only; write native, perminov-json, perminov-txt, exp, maple, benson or alphatensor")
+        raise FormatError(
+            f"format {spec.name} is read-only; writable: " + ", ".join(name for name, f in FORMATS.items() if f.writer)
+        )
     if not schemes:
         raise FormatError("no schemes to write")
     try:

@@ -91,7 +91,9 @@ def build_scheme(
     """A Scheme from factor rows in the cyclic convention, with provenance; errors name the file."""
     try:
         tensor = matmul_tensor(fmt)
-        s = Scheme.from_arrays(tensor, u, v, w, None, {"source": str(path), "index": index, "read_as": fmt_name, **meta})
+        s = Scheme.from_arrays(
+            tensor, u, v, w, None, {"source": str(path), "index": index, "read_as": fmt_name, **meta}
+        )
         if domain is not None and s.domain_problem(domain) is None:
             s = s.with_domain(domain)
         return s

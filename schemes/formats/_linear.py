@@ -2,9 +2,10 @@
 
 Values are (scalar, {group: {index: coefficient}}): a product of at most one linear form per
 variable group (a, b, c, m, ...). A term's scalars are multiplied together and put into one
-factor at the end, so only the rank-one term itself, not its split into factors, is fixed. Addition is allowed only between forms of the same single group,
-multiplication only between different groups, division only by numbers. Juxtaposition is
-multiplication, as in ``(a56-a66)(b65+b66)c55`` and ``2b21``. Coefficients stay exact.
+factor at the end, so only the rank-one term itself, not its split into factors, is fixed.
+Addition is allowed only between forms of the same single group, multiplication only between
+different groups, division only by numbers. Juxtaposition is multiplication, as in
+``(a56-a66)(b65+b66)c55`` and ``2b21``. Coefficients stay exact.
 """
 
 from __future__ import annotations
@@ -197,9 +198,12 @@ def _finish(forms: Form, scalar: object, groups: str) -> Form:
     integer coefficients where the last would not (``(-3*(..))*(..)*(..)/3`` stays integral)."""
     if scalar != 1:
         order = [groups[-1], *groups[:-1]]
-        target = next((g for g in order if all(Fraction(c * scalar).denominator == 1 for c in forms[g].values())),
-                      groups[-1])
+        target = next(
+            (g for g in order if all(Fraction(c * scalar).denominator == 1 for c in forms[g].values())), groups[-1]
+        )
         forms[target] = {k: c * scalar for k, c in forms[target].items()}  # type: ignore[operator]
     for g in groups:
-        forms[g] = {k: (int(c) if isinstance(c, Fraction) and c.denominator == 1 else c) for k, c in forms[g].items() if c != 0}
+        forms[g] = {
+            k: (int(c) if isinstance(c, Fraction) and c.denominator == 1 else c) for k, c in forms[g].items() if c != 0
+        }
     return forms

@@ -60,7 +60,11 @@ def load_npz_safely(path: Path) -> dict[str, np.ndarray]:
                     continue
                 with zf.open(member) as fh:
                     version = np.lib.format.read_magic(fh)
-                    reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                    reader = (
+                        np.lib.format.read_array_header_1_0
+                        if version == (1, 0)
+                        else np.lib.format.read_array_header_2_0
+                    )
                     shape, fortran, dtype = reader(fh)
                     if dtype.hasobject:
                         arr = _NumpyOnlyUnpickler(io.BytesIO(fh.read())).load()
@@ -86,10 +90,7 @@ def _triples(arrays: dict[str, np.ndarray], path: Path) -> dict[str, tuple[tuple
         part = m.group(5)
         entry = groups.setdefault(name, (fmt, [None, None, None]))
         if part is None:
-            if arr.dtype == object or arr.ndim == 1:
-                items = list(arr)
-            else:
-                items = [arr[0], arr[1], arr[2]]
+            items = list(arr) if arr.dtype == object or arr.ndim == 1 else [arr[0], arr[1], arr[2]]
             if len(items) != 3:
                 raise FormatError(f"{path}: entry {key!r} is not a (u, v, w) triple")
             entry[1][:] = [np.asarray(x) for x in items]
@@ -110,10 +111,14 @@ def read_alphatensor(path: Path) -> list[Scheme | FormatError]:
             out.append(FormatError(f"{path} [{name}]: u, v or w is missing"))
             continue
         if any(p.dtype.kind == "c" for p in parts):
-            out.append(FormatError(f"{path} [{name}]: complex coefficients are not supported (only Q and finite fields)"))
+            out.append(
+                FormatError(f"{path} [{name}]: complex coefficients are not supported (only Q and finite fields)")
+            )
             continue
         try:
-            out.append(build_scheme(fmt, parts[0].T, parts[1].T, parts[2].T, path, "alphatensor", index, claim, key=name))
+            out.append(
+                build_scheme(fmt, parts[0].T, parts[1].T, parts[2].T, path, "alphatensor", index, claim, key=name)
+            )
         except FlipforgeError as exc:
             out.append(exc if isinstance(exc, FormatError) else FormatError(str(exc)))
     return out

@@ -34,8 +34,10 @@ def looks_like_benson(head: str) -> bool:
     if lines and lines[0].startswith("==="):
         return True
     body = [ln for ln in lines if not ln.startswith("#")]
-    return bool(body) and any(ln.startswith("#") for ln in lines[1:]) and all(
-        _NUMERIC_ROW.fullmatch(ln) for ln in body[:-1]
+    return (
+        bool(body)
+        and any(ln.startswith("#") for ln in lines[1:])
+        and all(_NUMERIC_ROW.fullmatch(ln) for ln in body[:-1])
     )
 
 

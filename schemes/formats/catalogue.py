@@ -71,7 +71,7 @@ def _matrix_at(text: str, start: int, where: str) -> tuple[int, int, list, int]:
         pos += 1
     if depth:
         raise FormatError(f"{where}: unbalanced brackets in a Matrix")
-    body = text[m.end():pos - 1]
+    body = text[m.end() : pos - 1]
     row_texts = re.findall(r"\[([^\[\]]*)\]", body)
     values = [eval_arithmetic(x) for r in row_texts for x in r.split(",")]
     if len(row_texts) != rows or len(values) != rows * cols:

@@ -73,7 +73,9 @@ def read_dps(path: Path) -> list[Scheme]:
     left, right, post = (read_sms_matrix(parts[k]) for k in "LRP")
     where = str(parts["L"])
     if not (left.shape[0] == right.shape[0] == post.shape[1]):
-        raise FormatError(f"{where}: L, R and P disagree on the rank ({left.shape[0]}, {right.shape[0]}, {post.shape[1]})")
+        raise FormatError(
+            f"{where}: L, R and P disagree on the rank ({left.shape[0]}, {right.shape[0]}, {post.shape[1]})"
+        )
     n, m, p = dims_from_sizes(left.shape[1], right.shape[1], post.shape[0], where)
     w = post.reshape(n, p, -1).transpose(1, 0, 2).reshape(p * n, -1).T
     return [build_scheme((n, m, p), left, right, w, parts["L"], "sms")]

@@ -60,8 +60,8 @@ def read_flipcpd_npy(path: Path) -> list[Scheme]:
 
         vals = np.array([Fraction(int(a), int(b)) for a, b in zip(nums, dens, strict=True)], dtype=object)
     u = vals[: r * n * mm].reshape(r, n * mm)
-    v = vals[r * n * mm: r * (n * mm + mm * p)].reshape(r, mm * p)
-    w_c = vals[r * (n * mm + mm * p):].reshape(r, n, p)
+    v = vals[r * n * mm : r * (n * mm + mm * p)].reshape(r, mm * p)
+    w_c = vals[r * (n * mm + mm * p) :].reshape(r, n, p)
     w = w_c.transpose(0, 2, 1).reshape(r, p * n)
     return [build_scheme((n, mm, p), u, v, w, path, "flipcpd-npy")]
 

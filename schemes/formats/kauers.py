@@ -152,7 +152,7 @@ def write_maple(schemes: list[Scheme], path: Path) -> None:
 
     def mat(row: np.ndarray, rows: int, cols: int) -> str:
         vals = [str(format_coeff(x)) for x in row]
-        return "{" + ", ".join("{" + ", ".join(vals[i * cols:(i + 1) * cols]) + "}" for i in range(rows)) + "}"
+        return "{" + ", ".join("{" + ", ".join(vals[i * cols : (i + 1) * cols]) + "}" for i in range(rows)) + "}"
 
     terms = [f"{{{mat(s.u[t], n, m)}, {mat(s.v[t], m, p)}, {mat(s.w[t], p, n)}}}" for t in range(s.rank)]
     path.write_text("{" + ",\n ".join(terms) + "}\n")

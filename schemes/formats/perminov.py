@@ -121,9 +121,7 @@ def to_perminov_dict(scheme: Scheme) -> dict[str, Any]:
     a, b, _ = scheme.tensor.entry_names()
     mult = [f"m{t + 1} = ({_human(scheme.u[t], a)}) * ({_human(scheme.v[t], b)})" for t in range(scheme.rank)]
     prods = [f"m{t + 1}" for t in range(scheme.rank)]
-    elements = [
-        f"c{i + 1}{k + 1} = {_human(scheme.w[:, k * n + i], prods)}" for i in range(n) for k in range(p)
-    ]
+    elements = [f"c{i + 1}{k + 1} = {_human(scheme.w[:, k * n + i], prods)}" for i in range(n) for k in range(p)]
     return {
         "n": [n, m, p],
         "m": scheme.rank,
@@ -157,7 +155,7 @@ def from_perminov_text(text: str, path: Path) -> Scheme:
     vals = [parse_number(t) for t in tokens[4:]]
     out, pos = [], 0
     for size in sizes:
-        out.append([vals[pos + t * size: pos + (t + 1) * size] for t in range(r)])
+        out.append([vals[pos + t * size : pos + (t + 1) * size] for t in range(r)])
         pos += r * size
     return build_scheme((n1, n2, n3), *out, path, "perminov-txt", domain=claimed_domain(path.stem))
 

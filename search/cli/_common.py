@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-
 from flipforge.schemes import FlipforgeError, FormatError, Scheme, iter_scheme_files, read_entries
 
 __all__ = ["EXIT_OK", "EXIT_FAIL", "EXIT_BAD_INPUT", "Source", "iter_sources", "friendly_errors", "fail", "emit_json"]
@@ -60,11 +59,11 @@ class Source:
 
 
 def _builtin(name: str) -> Scheme:
-    spec = name[len(BUILTIN_PREFIX):]
+    spec = name[len(BUILTIN_PREFIX) :]
     if spec == "strassen":
         return Scheme.strassen()
     if spec.startswith("naive:"):
-        return Scheme.naive(spec[len("naive:"):])
+        return Scheme.naive(spec[len("naive:") :])
     raise FormatError(f"unknown built-in {name!r}: use builtin:strassen or builtin:naive:NxMxP")
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 
 import click
-
 from flipforge.schemes import FORMATS, write_schemes
 from flipforge.verify import verify
 
@@ -18,7 +17,9 @@ WRITABLE = ", ".join(name for name, f in FORMATS.items() if f.writer)
 @click.argument("src", metavar="IN")
 @click.argument("dst", metavar="OUT")
 @click.option("--from", "fmt_in", default=None, metavar="FMT", help="Input format (default: detected).")
-@click.option("--to", "fmt_out", default=None, metavar="FMT", help=f"Output format (default: from OUT's extension): {WRITABLE}.")
+@click.option(
+    "--to", "fmt_out", default=None, metavar="FMT", help=f"Output format (default: from OUT's extension): {WRITABLE}."
+)
 @friendly_errors
 def convert_command(src: str, dst: str, fmt_in: str | None, fmt_out: str | None) -> None:
     """Convert schemes between formats, checking each one exactly first.
@@ -45,5 +46,6 @@ def convert_command(src: str, dst: str, fmt_in: str | None, fmt_out: str | None)
         schemes.append(s.scheme if s.scheme.domain else s.scheme.with_domain(res.domain))
     if schemes:
         written = write_schemes(schemes, dst, fmt_out)
-        click.echo(f"wrote {len(schemes)} scheme(s) to {len(written)} file(s): {written[0]}{' ...' if len(written) > 1 else ''}")
+        more = " ..." if len(written) > 1 else ""
+        click.echo(f"wrote {len(schemes)} scheme(s) to {len(written)} file(s): {written[0]}{more}")
     sys.exit(code)

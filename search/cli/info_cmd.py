@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 
 import click
-
 from flipforge.schemes import coefficient_class, format_name, metrics
 from flipforge.verify import valid_over, verify
 

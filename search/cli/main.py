@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 
 import click
-
 from flipforge.schemes import FORMATS
 
 from .convert_cmd import convert_command

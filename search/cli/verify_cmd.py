@@ -5,13 +5,14 @@ from __future__ import annotations
 import sys
 
 import click
-
 from flipforge.schemes import Domain, coefficient_class, format_name
 from flipforge.verify import valid_over, verify
 
 from ._common import EXIT_BAD_INPUT, EXIT_FAIL, EXIT_OK, emit_json, friendly_errors, iter_sources
 
-DOMAIN_HELP = "auto (default: the domain the file claims, else Q/Z, else the field F2/F3 it holds in), F2, F3, F<p>, ZT, Z or Q."
+DOMAIN_HELP = (
+    "auto (default: the domain the file claims, else Q/Z, else the field F2/F3 it holds in), F2, F3, F<p>, ZT, Z or Q."
+)
 
 
 def _format_of(scheme) -> str:
@@ -21,7 +22,9 @@ def _format_of(scheme) -> str:
 @click.command("verify")
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option("--domain", "-d", default="auto", show_default=True, help=DOMAIN_HELP)
-@click.option("--from", "fmt", default=None, metavar="FMT", help="Read every file as this format (see `flipforge formats`).")
+@click.option(
+    "--from", "fmt", default=None, metavar="FMT", help="Read every file as this format (see `flipforge formats`)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object per scheme.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only invalid schemes and errors.")
 @friendly_errors
@@ -54,19 +57,21 @@ def verify_command(paths: tuple[str, ...], domain: str, fmt: str | None, as_json
         if not res.valid and code == EXIT_OK:
             code = EXIT_FAIL
         if as_json:
-            results.append({
-                "path": src.path,
-                "index": src.index,
-                "format": list(s.fmt) if s.fmt else list(s.tensor.shape),
-                "rank": s.rank,
-                "domain": str(res.domain),
-                "valid": res.valid,
-                "failures": res.failures,
-                "first_failures": [str(f) for f in res.first],
-                "reason": res.reason,
-                "coefficients": coefficient_class(s),
-                "valid_over": valid_over(s),
-            })
+            results.append(
+                {
+                    "path": src.path,
+                    "index": src.index,
+                    "format": list(s.fmt) if s.fmt else list(s.tensor.shape),
+                    "rank": s.rank,
+                    "domain": str(res.domain),
+                    "valid": res.valid,
+                    "failures": res.failures,
+                    "first_failures": [str(f) for f in res.first],
+                    "reason": res.reason,
+                    "coefficients": coefficient_class(s),
+                    "valid_over": valid_over(s),
+                }
+            )
         elif not (quiet and res.valid):
             click.echo(f"{src.label}  {_format_of(s)}  rank {s.rank}  {res.domain}  {res.summary()}")
     if as_json:
