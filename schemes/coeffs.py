@@ -16,7 +16,7 @@ import numpy as np
 
 from .errors import SchemeError
 
-__all__ = ["to_fraction", "exact_array", "scaled_integers", "is_integral", "format_coeff", "lcm_denominator", "max_abs"]
+__all__ = ["to_fraction", "exact_array", "scaled_integers", "is_integral", "format_coeff", "max_abs"]
 
 _INT64_MAX = 2**62
 _MAX_FLOAT_DENOMINATOR = 2**24
@@ -83,8 +83,11 @@ def scaled_integers(arr: np.ndarray) -> tuple[np.ndarray, int]:
     return (out.astype(np.int64), d) if max_abs(out) < _INT64_MAX else (out, d)
 
 
-def _fits_int64(values: np.ndarray) -> bool:
-    return all(-_INT64_MAX < int(v) < _INT64_MAX for v in values.flat)
+def _narrow(arr: np.ndarray) -> np.ndarray:
+    """An object array of Python ints becomes int64 when every value fits; anything else is kept."""
+    if arr.dtype == object and all(type(v) is int for v in arr.flat) and max_abs(arr) < _INT64_MAX:
+        return arr.astype(np.int64)
+    return arr
 
 
 def exact_array(data: object, shape_name: str = "factor") -> np.ndarray:
@@ -108,38 +111,23 @@ def exact_array(data: object, shape_name: str = "factor") -> np.ndarray:
         if obj.ndim != 2:
             raise SchemeError(f"{shape_name}: expected a 2-D array of coefficients, got {obj.ndim} dimensions")
         kinds = {type(v) for v in obj.flat}
-        if kinds <= {int} and obj.size and max_abs(obj) < _INT64_MAX:
-            return obj.astype(np.int64)
-        if kinds <= {int, Fraction}:
+        if kinds <= {int}:
+            arr = obj
+        elif kinds <= {int, Fraction}:
             arr = obj.copy()
             for idx in np.flatnonzero([type(v) is Fraction and v.denominator == 1 for v in obj.flat]):
                 arr.flat[idx] = int(arr.flat[idx])
         else:
             arr = np.empty(obj.shape, dtype=object)
             arr.flat[:] = [to_fraction(v) for v in obj.flat]
-        if all(isinstance(v, int) for v in arr.flat) and _fits_int64(arr):
-            arr = arr.astype(np.int64)
     if arr.ndim != 2:
         raise SchemeError(f"{shape_name}: expected a 2-D array of coefficients, got {arr.ndim} dimensions")
-    if arr.dtype == object and all(isinstance(v, int) for v in arr.flat) and _fits_int64(arr):
-        arr = arr.astype(np.int64)
-    return arr
+    return _narrow(arr)
 
 
 def is_integral(arr: np.ndarray) -> bool:
     """True when every coefficient is an integer."""
     return arr.dtype != object or all(isinstance(v, int) for v in arr.flat)
-
-
-def lcm_denominator(arr: np.ndarray) -> int:
-    """The least common multiple of the denominators in an exact array (1 for integers)."""
-    if arr.dtype != object:
-        return 1
-    d = 1
-    for v in arr.flat:
-        if isinstance(v, Fraction):
-            d = math.lcm(d, v.denominator)
-    return d
 
 
 def max_abs(arr: np.ndarray) -> int:
