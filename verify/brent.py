@@ -15,7 +15,7 @@ import numpy as np
 from flipforge.schemes import Domain, Scheme
 from flipforge.schemes.coeffs import max_abs
 
-__all__ = ["VerifyResult", "verify", "valid_over", "infer_domain", "product_tensor", "CHECK_DOMAINS"]
+__all__ = ["VerifyResult", "verify", "valid_over", "infer_domain", "product_tensor", "residues", "CHECK_DOMAINS"]
 
 CHECK_DOMAINS = ("F2", "F3", "Z", "Q")
 _FLOAT_EXACT = 2**53
@@ -77,7 +77,7 @@ def _integer_sum(u: np.ndarray, v: np.ndarray, w: np.ndarray) -> np.ndarray:
     return (uo.T @ vw).reshape(shape)
 
 
-def _residues(arr: np.ndarray, p: int) -> np.ndarray | None:
+def residues(arr: np.ndarray, p: int) -> np.ndarray | None:
     """Coefficients mod p in [0, p), or None when a denominator is divisible by p."""
     if arr.dtype != object:
         return np.mod(arr, p).astype(np.int64)
@@ -95,7 +95,7 @@ def _residues(arr: np.ndarray, p: int) -> np.ndarray | None:
 def product_tensor(scheme: Scheme, domain: Domain) -> tuple[np.ndarray, int] | str:
     """``(S, d)`` with ``sum_r u_r ⊗ v_r ⊗ w_r = S / d`` (S reduced mod p over F_p), or why not defined."""
     if domain.p is not None:
-        res = [_residues(a, domain.p) for a in scheme.factors]
+        res = [residues(a, domain.p) for a in scheme.factors]
         if any(x is None for x in res):
             return f"a coefficient has a denominator divisible by {domain.p}"
         return np.mod(_integer_sum(*res), domain.p), 1  # type: ignore[arg-type]

@@ -1,0 +1,46 @@
+"""The walk policy as one compiled loop: random flips, reductions as they appear, plus transitions.
+
+A walker flips at random; reductions happen inside the moves as soon as they appear. After
+``plus_after`` flips without reaching a new lowest rank it takes a plus transition (rank +1),
+but only while its rank is below ``best + plus_delta``. When no flippable pair is left it
+tries a plus transition, then a split. The loop returns when the rank reaches ``target`` or
+after ``max_flips`` flips, so the caller can check the clock and the pool between calls.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .index import NPAIRS, RANK
+from .moves import flip, plus, split
+
+__all__ = ["walk"]
+
+
+@njit(cache=True)
+def walk(m: np.ndarray, max_flips: int, target: int, plus_after: int, plus_delta: int, best: int) -> int:
+    """Walk until rank <= target or ``max_flips`` flips; returns the flips done (refused ones included).
+
+    ``best`` is the lowest rank this walker has known (plus transitions are allowed only while
+    the rank is below best + plus_delta); pass the start rank for a fresh walk.
+    """
+    flips = 0
+    since = 0
+    while flips < max_flips:
+        rank = m[RANK]
+        if rank <= target:
+            break
+        if since >= plus_after:
+            since = 0
+            if rank < best + plus_delta:
+                plus(m)
+        if not flip(m):
+            if m[NPAIRS] == 0 and not plus(m) and not split(m):
+                break
+        flips += 1
+        since += 1
+        if m[RANK] < best:
+            best = m[RANK]
+            since = 0
+    return flips
