@@ -25,6 +25,14 @@ __all__ = [
     "parse_format",
 ]
 
-from .formats import FORMATS, detect_format, iter_scheme_files, read_entries, read_schemes, write_schemes  # noqa: E402
+from .formats import (  # noqa: E402
+    FORMATS,
+    detect_format,
+    iter_scheme_files,
+    native_text,
+    read_entries,
+    read_schemes,
+    write_schemes,
+)
 
-__all__ += ["FORMATS", "detect_format", "iter_scheme_files", "read_entries", "read_schemes", "write_schemes"]
+__all__ += ["FORMATS", "detect_format", "iter_scheme_files", "native_text", "read_entries", "read_schemes", "write_schemes"]

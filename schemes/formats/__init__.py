@@ -20,7 +20,7 @@ from .catalogue import read_catalogue
 from .dps import is_primary_sms, read_dps
 from .flipcpd import looks_like_flipcpd_txt, read_flipcpd_npy, read_flipcpd_txt
 from .kauers import read_exp, read_maple, write_exp, write_maple
-from .native import read_native, write_native
+from .native import native_text, read_native, write_native
 from .perminov import (
     looks_like_perminov_text,
     read_perminov_json,
@@ -35,6 +35,7 @@ __all__ = [
     "detect_format",
     "get_format",
     "iter_scheme_files",
+    "native_text",
     "read_entries",
     "read_schemes",
     "write_schemes",

@@ -25,7 +25,7 @@ from ..scheme import Scheme
 from ..tensor import Tensor, matmul_tensor, parse_format
 from ._io import read_text
 
-__all__ = ["from_native_dict", "to_native_dict", "read_native", "write_native", "is_native"]
+__all__ = ["from_native_dict", "to_native_dict", "native_text", "read_native", "write_native", "is_native"]
 
 
 def is_native(obj: object) -> bool:
@@ -105,5 +105,10 @@ def read_native(path: Path) -> list[Scheme]:
     return [from_native_dict(obj, str(path))]
 
 
+def native_text(scheme: Scheme) -> str:
+    """The native JSON file contents of one scheme."""
+    return _dumps(to_native_dict(scheme))
+
+
 def write_native(schemes: list[Scheme], path: Path) -> None:
-    path.write_text(_dumps(to_native_dict(schemes[0])))
+    path.write_text(native_text(schemes[0]))

@@ -7,8 +7,10 @@ import sys
 import click
 from flipforge.schemes import FORMATS
 
+from .bench_cmd import bench_group
 from .convert_cmd import convert_command
 from .info_cmd import info_command
+from .search_cmd import resume_command, runs_command, search_command
 from .verify_cmd import verify_command
 
 __all__ = ["cli", "main", "verify_scheme_main"]
@@ -37,6 +39,10 @@ def formats_command() -> None:
 cli.add_command(verify_command)
 cli.add_command(info_command)
 cli.add_command(convert_command)
+cli.add_command(search_command)
+cli.add_command(resume_command)
+cli.add_command(runs_command)
+cli.add_command(bench_group)
 
 
 def main() -> None:

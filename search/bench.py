@@ -1,0 +1,54 @@
+"""Throughput of the compiled walk: single-core flips per second, compile time kept apart."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from .index import new_arena
+from .packing import naive_scheme, pack, search_domain
+from .pool import WalkParams
+from .run import load_target
+from .walk import walk
+
+__all__ = ["flips_per_second"]
+
+
+def flips_per_second(target: str, domain: str, seconds: float, seed: int = 0) -> dict[str, Any]:
+    """Walk from the naive scheme for ``seconds`` (restarting when a walk ends) and count flips.
+
+    The first short walk loads or compiles the kernels; its time is reported as
+    ``warmup_seconds`` and excluded from ``flips_per_second``.
+    """
+    domain = search_domain(domain)
+    tensor = load_target(target)
+    start = pack(naive_scheme(tensor), domain)
+    p = WalkParams()
+    cap = start.rank + p.plus_delta + 2
+    t0 = time.perf_counter()
+    walk(new_arena(start.fp, start.fn, start.code, cap, seed), 1000, 0, p.plus_after, p.plus_delta, start.rank)
+    warmup = time.perf_counter() - t0
+    flips, walks, lowest = 0, 0, start.rank
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        arena = new_arena(start.fp, start.fn, start.code, cap, seed + walks)
+        done = 0
+        while done < p.restart_flips and time.perf_counter() - t0 < seconds:
+            step = walk(arena, 1_000_000, 0, p.plus_after, p.plus_delta, start.rank)
+            if step == 0:
+                break
+            done += step
+            lowest = min(lowest, int(arena[0]))
+        flips += done
+        walks += 1
+    elapsed = time.perf_counter() - t0
+    return {
+        "target": target,
+        "domain": domain,
+        "flips": flips,
+        "seconds": round(elapsed, 3),
+        "flips_per_second": round(flips / elapsed),
+        "warmup_seconds": round(warmup, 3),
+        "walks": walks,
+        "lowest_rank": lowest,
+    }

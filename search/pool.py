@@ -1,0 +1,122 @@
+"""Pool search (DESIGN.md §2): K distinct schemes per rank, walkers descend one rank at a time.
+
+The working pool holds schemes of rank r. A walk starts from a random member and keeps
+descending for as long as it improves; when ``restart_flips`` flips pass without a new lower
+rank it starts again from another member of the working pool. Every scheme a walk reaches
+below r joins the pool of its rank; when a lower pool holds K distinct members it becomes
+the working pool. Distinct means a different ``Packed.key()``. On easy levels a single walk
+goes down several ranks at once; on hard ones the pool keeps the restarts diverse.
+
+This object runs inside one worker process; ``step`` does a bounded amount of work so the
+worker can check for a stop request between steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .index import RANK, load, new_arena, read_factors
+from .packing import Packed
+from .walk import walk
+
+__all__ = ["WalkParams", "PoolSearch"]
+
+
+@dataclass(frozen=True)
+class WalkParams:
+    """Tuning of the walk policy; the defaults work for formats up to about 5x5x5."""
+
+    pool_size: int = 50
+    plus_after: int = 20_000
+    plus_delta: int = 3
+    restart_flips: int = 5_000_000
+    chunk_flips: int = 200_000
+
+
+@dataclass
+class _Pool:
+    members: list[Packed] = field(default_factory=list)
+    keys: set[bytes] = field(default_factory=set)
+
+    def add(self, scheme: Packed) -> bool:
+        key = scheme.key()
+        if key in self.keys:
+            return False
+        self.keys.add(key)
+        self.members.append(scheme)
+        return True
+
+
+class PoolSearch:
+    """Descend from the start pools towards ``target`` (or forever when target is None)."""
+
+    def __init__(self, pools: dict[int, list[Packed]], domain: str, params: WalkParams, seed: int) -> None:
+        if not pools or not any(pools.values()):
+            raise ValueError("a pool search needs at least one start scheme")
+        self.domain = domain
+        self.params = params
+        self.rng = np.random.default_rng(seed)
+        self.pools: dict[int, _Pool] = {}
+        for rank, members in pools.items():
+            for s in members:
+                self.pools.setdefault(rank, _Pool()).add(s)
+        self.rank = self._working_rank(initial=True)
+        top = max(self.pools)
+        first = self.pools[self.rank].members[0]
+        self.arena = new_arena(first.fp, first.fn, first.code, top + params.plus_delta + 2, seed)
+        self.start_rank = self.rank
+        self.flips = 0
+        self._since = 0
+        self._walk_best = self.rank
+        self._active = False
+
+    @property
+    def best_rank(self) -> int:
+        return min(r for r, p in self.pools.items() if p.members)
+
+    def _working_rank(self, initial: bool = False) -> int:
+        """The lowest rank whose pool is full; at the start, the lowest non-empty one."""
+        full = [r for r, p in self.pools.items() if len(p.members) >= self.params.pool_size]
+        if initial:
+            return min(full) if full else self.best_rank
+        return min([*full, self.rank])
+
+    def step(self) -> list[Packed]:
+        """Walk for at most one chunk of flips; returns the new schemes it reached (lowest last)."""
+        p = self.params
+        if not self._active:
+            members = self.pools[self.rank].members
+            start = members[int(self.rng.integers(len(members)))]
+            load(self.arena, start.fp.view(np.int64), start.fn.view(np.int64))
+            self._walk_best = start.rank
+            self._since = 0
+            self._active = True
+        budget = min(p.chunk_flips, p.restart_flips - self._since)
+        done = walk(self.arena, budget, self._walk_best - 1, p.plus_after, p.plus_delta, self._walk_best)
+        self.flips += done
+        self._since += done
+        found: list[Packed] = []
+        if self.arena[RANK] < self._walk_best:
+            fp, fn = read_factors(self.arena)
+            scheme = Packed(fp, fn, self.domain)
+            self._walk_best = scheme.rank
+            self._since = 0
+            if self.pools.setdefault(scheme.rank, _Pool()).add(scheme):
+                found.append(scheme)
+            self._switch()
+        elif self._since >= p.restart_flips or done == 0:
+            self._active = False
+        return found
+
+    def _switch(self) -> None:
+        new_rank = self._working_rank()
+        if new_rank < self.rank:
+            self.rank = new_rank
+            for r in [r for r in self.pools if r > new_rank]:
+                del self.pools[r]
+
+    def snapshot(self) -> dict[int, list[Packed]]:
+        """The pools as plain lists (for checkpoints)."""
+        return {r: list(p.members) for r, p in self.pools.items() if p.members}

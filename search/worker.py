@@ -1,0 +1,78 @@
+"""One search worker: a real process that runs a pool search and reports to the run.
+
+Messages on the out-queue are tuples whose first item names them:
+
+- ``("best", worker, rank, fp, fn, flips)``: a scheme below anything this worker reported;
+- ``("stats", worker, flips, working_rank, {rank: pool size})``: about once a second;
+- ``("pools", worker, {rank: [(fp, fn), ...]}, flips)``: for checkpoints, every few seconds and at exit;
+- ``("done", worker, flips)`` last, or ``("error", worker, message)``.
+
+A worker stops when the stop event is set, when it reaches the target, or when its parent
+has died (it checks between steps of a fraction of a second), so a killed run leaves no
+orphans behind.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from typing import Any
+
+import numpy as np
+
+from .packing import Packed
+from .pool import PoolSearch, WalkParams
+
+__all__ = ["worker_main", "pools_to_wire", "pools_from_wire"]
+
+Wire = dict[int, list[tuple[np.ndarray, np.ndarray]]]
+
+
+def pools_to_wire(pools: dict[int, list[Packed]]) -> Wire:
+    return {r: [(s.fp, s.fn) for s in members] for r, members in pools.items()}
+
+
+def pools_from_wire(wire: Wire, domain: str) -> dict[int, list[Packed]]:
+    return {int(r): [Packed(fp, fn, domain) for fp, fn in members] for r, members in wire.items()}
+
+
+def worker_main(
+    worker: int,
+    domain: str,
+    wire: Wire,
+    params: dict[str, int],
+    seed: int,
+    target: int | None,
+    out: Any,
+    stop: Any,
+    parent_pid: int,
+    snapshot_every: float = 5.0,
+) -> None:
+    """Run a pool search until told to stop; see the module docstring for the protocol."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    try:
+        search = PoolSearch(pools_from_wire(wire, domain), domain, WalkParams(**params), seed)
+        best = search.best_rank
+        last_stats = last_snapshot = time.monotonic()
+        while not stop.is_set() and os.getppid() == parent_pid:
+            found = search.step()
+            if found and found[-1].rank < best:
+                s = found[-1]
+                best = s.rank
+                out.put(("best", worker, best, s.fp, s.fn, search.flips))
+            now = time.monotonic()
+            if now - last_stats >= 1.0:
+                sizes = {r: len(p) for r, p in search.snapshot().items()}
+                out.put(("stats", worker, search.flips, search.rank, sizes))
+                last_stats = now
+            if now - last_snapshot >= snapshot_every:
+                out.put(("pools", worker, pools_to_wire(search.snapshot()), search.flips))
+                last_snapshot = now
+            if target is not None and best <= target:
+                break
+        if os.getppid() == parent_pid:
+            out.put(("pools", worker, pools_to_wire(search.snapshot()), search.flips))
+            out.put(("done", worker, search.flips))
+    except Exception as exc:  # reported to the parent, which fails the run with this message
+        out.put(("error", worker, f"{type(exc).__name__}: {exc}"))
