@@ -187,13 +187,13 @@ def execute(run: RunDir, workers: int, time_limit: float | None, reporter: Repor
     def summary(status: str, session_flips: int, elapsed: float, error: str | None = None) -> Summary:
         return Summary(
             run=run.run_id,
-            run_dir=str(run.path),
+            run_dir=str(run.path.resolve()),
             status=status,
             best_rank=best_rank,
             start_rank=int(state["start_rank"]),
             target_rank=target,
             reached_target=target is not None and best_rank <= target,
-            best_scheme=str(run.path / state["best_file"]) if state.get("best_file") else None,
+            best_scheme=str(run.path.resolve() / state["best_file"]) if state.get("best_file") else None,
             flips=flips_before + session_flips,
             seconds=round(seconds_before + elapsed, 3),
             session_seconds=round(elapsed, 3),

@@ -74,5 +74,8 @@ def worker_main(
         if os.getppid() == parent_pid:
             out.put(("pools", worker, pools_to_wire(search.snapshot()), search.flips))
             out.put(("done", worker, search.flips))
+        else:  # orphaned: nobody reads the queue any more, so do not wait to flush it
+            out.cancel_join_thread()
+            os._exit(0)
     except Exception as exc:  # reported to the parent, which fails the run with this message
         out.put(("error", worker, f"{type(exc).__name__}: {exc}"))
