@@ -35,4 +35,12 @@ from .formats import (  # noqa: E402
     write_schemes,
 )
 
-__all__ += ["FORMATS", "detect_format", "iter_scheme_files", "native_text", "read_entries", "read_schemes", "write_schemes"]
+__all__ += [
+    "FORMATS",
+    "detect_format",
+    "iter_scheme_files",
+    "native_text",
+    "read_entries",
+    "read_schemes",
+    "write_schemes",
+]

@@ -18,6 +18,7 @@ from .arith import F2, add_scaled
 from .index import (
     CAP,
     DOM,
+    HBITS,
     NDIRTY,
     NPAIRS,
     O_DIRTY,
@@ -28,7 +29,6 @@ from .index import (
     O_NXT,
     O_PAIRS,
     O_SG,
-    HBITS,
     RANK,
     append_term,
     factor,

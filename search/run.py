@@ -23,7 +23,7 @@ from flipforge.schemes import native_text as scheme_text
 from flipforge.verify import verify
 
 from .packing import Packed, check_width, naive_scheme, pack, search_domain, unpack
-from .rundir import RunConfig, RunDir, RunError, atomic_write, default_runs_root, new_run_id, target_label
+from .rundir import RunConfig, RunDir, atomic_write, default_runs_root, new_run_id, target_label
 from .worker import pools_from_wire, pools_to_wire, worker_main
 
 __all__ = ["Reporter", "Summary", "create_run", "execute", "load_target", "start_pools"]
@@ -166,8 +166,13 @@ def _context() -> Any:
     return multiprocess.get_context("fork" if "fork" in methods else "spawn")
 
 
-def execute(run: RunDir, workers: int, time_limit: float | None, reporter: Reporter | None = None,
-            checkpoint_every: float = CHECKPOINT_EVERY) -> Summary:
+def execute(
+    run: RunDir,
+    workers: int,
+    time_limit: float | None,
+    reporter: Reporter | None = None,
+    checkpoint_every: float = CHECKPOINT_EVERY,
+) -> Summary:
     """Run (or continue) the search of ``run`` with W workers until target, time or Ctrl-C."""
     if workers < 1:
         raise SchemeError(f"--workers must be at least 1, not {workers}")
@@ -320,8 +325,14 @@ def execute(run: RunDir, workers: int, time_limit: float | None, reporter: Repor
             elapsed = time.monotonic() - t0
             state["status"] = status
             checkpoint(elapsed)
-            run.event("stop", status=status, best_rank=best_rank, flips=flips_before + sum(flips),
-                      seconds=round(seconds_before + elapsed, 3), error=error)
+            run.event(
+                "stop",
+                status=status,
+                best_rank=best_rank,
+                flips=flips_before + sum(flips),
+                seconds=round(seconds_before + elapsed, 3),
+                error=error,
+            )
         finally:
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
@@ -334,8 +345,15 @@ def _main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
-def _snapshot(elapsed: float, flips: list[int], before: int, best: int, target: int | None, working: list,
-              sizes: list[dict[int, int]]) -> dict[str, Any]:
+def _snapshot(
+    elapsed: float,
+    flips: list[int],
+    before: int,
+    best: int,
+    target: int | None,
+    working: list,
+    sizes: list[dict[int, int]],
+) -> dict[str, Any]:
     total = sum(flips)
     return {
         "elapsed": elapsed,
@@ -350,4 +368,3 @@ def _snapshot(elapsed: float, flips: list[int], before: int, best: int, target: 
 
 def resume_hint(run: RunDir) -> str:
     return f"resume with: flipforge resume {run.run_id if run.path.parent == default_runs_root() else run.path}"
-

@@ -35,9 +35,8 @@ def walk(m: np.ndarray, max_flips: int, target: int, plus_after: int, plus_delta
             since = 0
             if rank < best + plus_delta:
                 plus(m)
-        if not flip(m):
-            if m[NPAIRS] == 0 and not plus(m) and not split(m):
-                break
+        if not flip(m) and m[NPAIRS] == 0 and not plus(m) and not split(m):
+            break
         flips += 1
         since += 1
         if m[RANK] < best:

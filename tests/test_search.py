@@ -31,8 +31,23 @@ def summary(out: subprocess.CompletedProcess) -> dict:
     [("3x3x3", "F2", 23, "2"), ("2x2x2", "ZT", 7, "1"), ("2x2x2", "F3", 7, "1"), ("2x2x2", "F2", 7, "1")],
 )
 def test_short_search_reaches_its_target(flipforge_cmd, tmp_path, fmt, domain, target, workers):
-    out = search(flipforge_cmd, tmp_path, "search", fmt, "-d", domain, "-r", str(target), "-w", workers,
-                 "--seed", "1", "--time", "200", "--json")
+    out = search(
+        flipforge_cmd,
+        tmp_path,
+        "search",
+        fmt,
+        "-d",
+        domain,
+        "-r",
+        str(target),
+        "-w",
+        workers,
+        "--seed",
+        "1",
+        "--time",
+        "200",
+        "--json",
+    )
     assert out.returncode == 0, out.stderr
     s = summary(out)
     assert s["reached_target"] and s["best_rank"] == target and s["status"] == "reached"
@@ -50,8 +65,24 @@ def test_short_search_reaches_its_target(flipforge_cmd, tmp_path, fmt, domain, t
 def test_one_worker_and_a_seed_repeat_a_run_exactly(flipforge_cmd, tmp_path):
     results = []
     for n in range(2):
-        out = search(flipforge_cmd, tmp_path, "search", "3x3x3", "-d", "ZT", "-r", "23", "-w", "1", "--seed", "42",
-                     "--run-dir", f"r{n}", "--json", "--quiet")
+        out = search(
+            flipforge_cmd,
+            tmp_path,
+            "search",
+            "3x3x3",
+            "-d",
+            "ZT",
+            "-r",
+            "23",
+            "-w",
+            "1",
+            "--seed",
+            "42",
+            "--run-dir",
+            f"r{n}",
+            "--json",
+            "--quiet",
+        )
         assert out.returncode == 0, out.stderr
         s = summary(out)
         results.append((s["flips"], Path(s["best_scheme"]).read_text().split('"meta"')[0]))
@@ -71,8 +102,23 @@ def test_pool_search_is_deterministic_for_a_seed():
 
 
 def test_time_budget_checkpoint_and_resume(flipforge_cmd, tmp_path):
-    first = search(flipforge_cmd, tmp_path, "search", "3x3x3", "-d", "ZT", "-r", "19", "-w", "1", "--seed", "3",
-                   "--time", "3", "--json")
+    first = search(
+        flipforge_cmd,
+        tmp_path,
+        "search",
+        "3x3x3",
+        "-d",
+        "ZT",
+        "-r",
+        "19",
+        "-w",
+        "1",
+        "--seed",
+        "3",
+        "--time",
+        "3",
+        "--json",
+    )
     assert first.returncode == 1, first.stderr  # rank 19 does not exist: time runs out
     s1 = summary(first)
     assert s1["status"] == "time" and not s1["reached_target"] and s1["best_rank"] <= 24
@@ -105,8 +151,14 @@ def _alive(pid: int) -> bool:
 
 def _start(flipforge_cmd, tmp_path, *args):
     env = {**os.environ, "FLIPFORGE_RUNS": str(tmp_path / "runs")}
-    proc = subprocess.Popen([*flipforge_cmd, "search", "4x4x4", "-w", "2", "--seed", "5", "--run-dir", "run", *args],
-                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*flipforge_cmd, "search", "4x4x4", "-w", "2", "--seed", "5", "--run-dir", "run", *args],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     events = tmp_path / "run" / "events.jsonl"
     deadline = time.time() + 120
     while time.time() < deadline and not (events.exists() and '"best"' in events.read_text()):
@@ -175,8 +227,20 @@ def test_start_from_a_scheme_file_and_a_tensor_file(flipforge_cmd, tmp_path):
     from flipforge.schemes import Scheme, write_schemes
 
     write_schemes([Scheme.strassen()], tmp_path / "strassen.json")
-    out = search(flipforge_cmd, tmp_path, "search", "2x2x2", "-d", "F3", "--start", "strassen.json", "-r", "7",
-                 "--json", "--quiet")
+    out = search(
+        flipforge_cmd,
+        tmp_path,
+        "search",
+        "2x2x2",
+        "-d",
+        "F3",
+        "--start",
+        "strassen.json",
+        "-r",
+        "7",
+        "--json",
+        "--quiet",
+    )
     assert out.returncode == 0 and summary(out)["start_rank"] == 7  # already at the target
     np.save(tmp_path / "t.npy", matmul_tensor("2x2x2").array)
     out = search(flipforge_cmd, tmp_path, "search", "t.npy", "-r", "7", "-w", "1", "--seed", "2", "--json", "--quiet")

@@ -85,21 +85,55 @@ def _run(run: RunDir, workers: int, seconds: float | None, quiet: bool, as_json:
 @click.option("--workers", "-w", type=int, default=None, help="Worker processes  [default: CPU count]")
 @click.option("--seed", "-s", type=int, default=None, help="Seed; the same seed and one worker repeat a run exactly.")
 @click.option("--start", default="naive", show_default=True, metavar="naive|PATH", help="Start scheme(s).")
-@click.option("--pool-size", "-k", type=int, default=_DEFAULTS.pool_size, show_default=True,
-              help="Distinct schemes per rank before the walkers move down to it.")
-@click.option("--plus-after", type=int, default=_DEFAULTS.plus_after, show_default=True,
-              help="Flips without a new lowest rank before a plus transition.")
-@click.option("--plus-delta", type=int, default=_DEFAULTS.plus_delta, show_default=True,
-              help="Plus transitions only while rank < lowest rank + this.")
-@click.option("--restart-flips", type=int, default=_DEFAULTS.restart_flips, show_default=True,
-              help="Flips without improvement before a walker restarts from the pool.")
+@click.option(
+    "--pool-size",
+    "-k",
+    type=int,
+    default=_DEFAULTS.pool_size,
+    show_default=True,
+    help="Distinct schemes per rank before the walkers move down to it.",
+)
+@click.option(
+    "--plus-after",
+    type=int,
+    default=_DEFAULTS.plus_after,
+    show_default=True,
+    help="Flips without a new lowest rank before a plus transition.",
+)
+@click.option(
+    "--plus-delta",
+    type=int,
+    default=_DEFAULTS.plus_delta,
+    show_default=True,
+    help="Plus transitions only while rank < lowest rank + this.",
+)
+@click.option(
+    "--restart-flips",
+    type=int,
+    default=_DEFAULTS.restart_flips,
+    show_default=True,
+    help="Flips without improvement before a walker restarts from the pool.",
+)
 @click.option("--run-dir", default=None, metavar="DIR", help="Run directory  [default: runs/<run-id>]")
 @click.option("--json", "as_json", is_flag=True, help="End with a one-line JSON summary on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 @friendly_errors
-def search_command(target: str, domain: str, target_rank: int | None, time_: str | None, workers: int | None,
-                   seed: int | None, start: str, pool_size: int, plus_after: int, plus_delta: int,
-                   restart_flips: int, run_dir: str | None, as_json: bool, quiet: bool) -> None:
+def search_command(
+    target: str,
+    domain: str,
+    target_rank: int | None,
+    time_: str | None,
+    workers: int | None,
+    seed: int | None,
+    start: str,
+    pool_size: int,
+    plus_after: int,
+    plus_delta: int,
+    restart_flips: int,
+    run_dir: str | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
     """Search the flip graph for low-rank schemes of FORMAT (e.g. 3x3x3, or a 3-way tensor .npy).
 
     Walkers start from the naive scheme (or --start), flip at random, take reductions as they
@@ -127,8 +161,16 @@ def search_command(target: str, domain: str, target_rank: int | None, time_: str
     if seed is None:
         seed = int.from_bytes(os.urandom(4), "little")
     params = {"plus_after": plus_after, "plus_delta": plus_delta, "restart_flips": restart_flips}
-    run = create_run(target, domain, seed=seed, target_rank=target_rank, pool_size=pool_size, params=params,
-                     start=start, run_dir=run_dir)
+    run = create_run(
+        target,
+        domain,
+        seed=seed,
+        target_rank=target_rank,
+        pool_size=pool_size,
+        params=params,
+        start=start,
+        run_dir=run_dir,
+    )
     workers = workers or _default_workers()
     state = run.state()
     goal = f"target rank {target_rank}" if target_rank is not None else "no target rank (until time or Ctrl-C)"
