@@ -29,9 +29,9 @@ class WalkParams:
     """Tuning of the walk policy; the defaults work for formats up to about 5x5x5."""
 
     pool_size: int = 50
-    plus_after: int = 20_000
+    plus_after: int = 5_000
     plus_delta: int = 3
-    restart_flips: int = 5_000_000
+    restart_flips: int = 10_000_000
     chunk_flips: int = 200_000
 
 
@@ -71,6 +71,11 @@ class PoolSearch:
         self._since = 0
         self._walk_best = self.rank
         self._active = False
+
+    def warm_up(self) -> None:
+        """Load (or compile) the kernels now, on a scratch copy, so that timing starts afterwards."""
+        scratch = self.arena.copy()
+        walk(scratch, 10, 0, self.params.plus_after, self.params.plus_delta, int(scratch[RANK]))
 
     @property
     def best_rank(self) -> int:

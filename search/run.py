@@ -24,6 +24,7 @@ from flipforge.verify import verify
 
 from .packing import Packed, check_width, naive_scheme, pack, search_domain, unpack
 from .rundir import RunConfig, RunDir, atomic_write, default_runs_root, new_run_id, target_label
+from .walk import kernels_cached, prepare_kernels
 from .worker import pools_from_wire, pools_to_wire, worker_main
 
 __all__ = ["Reporter", "Summary", "create_run", "execute", "load_target", "start_pools"]
@@ -37,6 +38,8 @@ class Reporter(Protocol):
     def update(self, snap: dict[str, Any]) -> None: ...
 
     def best(self, rank: int, path: Path, seconds: float) -> None: ...
+
+    def note(self, text: str) -> None: ...
 
 
 @dataclass
@@ -211,6 +214,9 @@ def execute(
     if target is not None and best_rank <= target:
         return summary("reached", 0, 0.0)
 
+    if not kernels_cached() and reporter:
+        reporter.note("compiling the search kernels (first run only, about a minute; later runs load them)")
+    prepare_kernels()
     ctx = _context()
     out = ctx.Queue()
     stop = ctx.Event()
@@ -248,7 +254,7 @@ def execute(
         nonlocal best_rank, status, error
         kind, w = msg[0], msg[1]
         if kind == "best":
-            _, _, rank, fp, fn, wflips = msg
+            _, _, rank, fp, fn, wflips, search_seconds = msg
             flips[w] = max(flips[w], wflips)
             if rank >= best_rank:
                 return
@@ -271,7 +277,15 @@ def execute(
             name = f"best-{rank}.json"
             atomic_write(run.path / name, scheme_text(scheme))
             state.update(best_rank=rank, best_file=name)
-            run.event("best", rank=rank, worker=w, flips=meta["flips"], seconds=meta["seconds"], file=name)
+            run.event(
+                "best",
+                rank=rank,
+                worker=w,
+                flips=meta["flips"],
+                seconds=meta["seconds"],
+                search_seconds=round(search_seconds, 4),
+                file=name,
+            )
             if reporter:
                 reporter.best(rank, run.path / name, meta["seconds"])
         elif kind == "stats":
@@ -289,6 +303,8 @@ def execute(
         while True:
             with contextlib.suppress(queue.Empty):
                 handle(out.get(timeout=0.2))
+            if all(done) or not any(p.is_alive() for p in procs):
+                _drain(out, handle)  # a worker that reached the target has exited; read what it sent
             now = time.monotonic()
             if target is not None and best_rank <= target:
                 status = "reached"
@@ -337,6 +353,14 @@ def execute(
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
     return summary(status, sum(flips), elapsed, error)
+
+
+def _drain(out: Any, handle: Any) -> None:
+    while True:
+        try:
+            handle(out.get(timeout=0.05))
+        except queue.Empty:
+            return
 
 
 def _main_thread() -> bool:

@@ -9,13 +9,16 @@ after ``max_flips`` flips, so the caller can check the clock and the pool betwee
 
 from __future__ import annotations
 
+import os
+import time
+
 import numpy as np
 from numba import njit
 
-from .index import NPAIRS, RANK
+from .index import NPAIRS, RANK, new_arena
 from .moves import flip, plus, split
 
-__all__ = ["walk"]
+__all__ = ["walk", "kernels_cached", "prepare_kernels"]
 
 
 @njit(cache=True)
@@ -43,3 +46,24 @@ def walk(m: np.ndarray, max_flips: int, target: int, plus_after: int, plus_delta
             best = m[RANK]
             since = 0
     return flips
+
+
+def kernels_cached() -> bool:
+    """True when the compiled walk is in numba's on-disk cache (or already loaded here)."""
+    if walk.signatures:
+        return True
+    try:
+        return os.path.exists(walk._cache._cache_file._index_path)
+    except AttributeError:  # a numba without these internals: assume the worst, say so once
+        return False
+
+
+def prepare_kernels() -> float:
+    """Compile (first run) or load the kernels in this process; returns the seconds it took.
+
+    Worker processes forked afterwards inherit the compiled code instead of each compiling it.
+    """
+    t0 = time.perf_counter()
+    fp = np.array([[1, 1, 1], [2, 2, 2]], np.uint64)
+    walk(new_arena(fp, np.zeros_like(fp), 0, 4, 0), 10, 0, 5, 1, 2)
+    return time.perf_counter() - t0

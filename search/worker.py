@@ -2,7 +2,8 @@
 
 Messages on the out-queue are tuples whose first item names them:
 
-- ``("best", worker, rank, fp, fn, flips)``: a scheme below anything this worker reported;
+- ``("best", worker, rank, fp, fn, flips, seconds)``: a scheme below anything this worker
+  reported, with the seconds since the worker's kernels were ready (start-up excluded);
 - ``("stats", worker, flips, working_rank, {rank: pool size})``: about once a second;
 - ``("pools", worker, {rank: [(fp, fn), ...]}, flips)``: for checkpoints, every few seconds and at exit;
 - ``("done", worker, flips)`` last, or ``("error", worker, message)``.
@@ -53,14 +54,15 @@ def worker_main(
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     try:
         search = PoolSearch(pools_from_wire(wire, domain), domain, WalkParams(**params), seed)
+        search.warm_up()
         best = search.best_rank
-        last_stats = last_snapshot = time.monotonic()
+        started = last_stats = last_snapshot = time.monotonic()
         while not stop.is_set() and os.getppid() == parent_pid:
             found = search.step()
             if found and found[-1].rank < best:
                 s = found[-1]
                 best = s.rank
-                out.put(("best", worker, best, s.fp, s.fn, search.flips))
+                out.put(("best", worker, best, s.fp, s.fn, search.flips, time.monotonic() - started))
             now = time.monotonic()
             if now - last_stats >= 1.0:
                 sizes = {r: len(p) for r, p in search.snapshot().items()}

@@ -54,6 +54,9 @@ class PlainReporter:
     def best(self, rank: int, path: Path, seconds: float) -> None:
         click.echo(f"[{format_duration(seconds)}] new best: rank {rank} -> {path}", err=True)
 
+    def note(self, text: str) -> None:
+        click.echo(text, err=True)
+
     def close(self) -> None:
         pass
 
@@ -75,12 +78,18 @@ class LiveReporter:
     def best(self, rank: int, path: Path, seconds: float) -> None:
         self.console.print(f"[{format_duration(seconds)}] new best: rank {rank} -> {path}", highlight=False)
 
+    def note(self, text: str) -> None:
+        self.console.print(text, highlight=False)
+
     def close(self) -> None:
         self.live.stop()
 
 
 class QuietReporter:
     def update(self, snap: dict[str, Any]) -> None:
+        pass
+
+    def note(self, text: str) -> None:
         pass
 
     def best(self, rank: int, path: Path, seconds: float) -> None:
