@@ -18,7 +18,16 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-from flipforge.schemes import Scheme, SchemeError, Tensor, load_tensor, matmul_tensor, parse_format, read_schemes
+from flipforge.schemes import (
+    Scheme,
+    SchemeError,
+    Tensor,
+    iter_scheme_files,
+    load_tensor,
+    matmul_tensor,
+    parse_format,
+    read_entries,
+)
 from flipforge.schemes import native_text as scheme_text
 from flipforge.verify import verify
 
@@ -91,7 +100,12 @@ def start_pools(tensor: Tensor, domain: str, start: str) -> dict[int, list[Packe
     else:
         if not Path(start).exists():
             raise SchemeError(f"--start {start}: no such file or folder (use 'naive' or a scheme file)")
-        schemes = [s for s in read_schemes(start) if s.tensor == tensor]
+        schemes = [
+            e
+            for path in iter_scheme_files([start])
+            for e in read_entries(path)
+            if isinstance(e, Scheme) and e.tensor == tensor
+        ]
         if not schemes:
             raise SchemeError(f"--start {start}: no scheme for {tensor.label()} in it")
     pools: dict[int, list[Packed]] = {}

@@ -34,7 +34,7 @@ def _line(snap: dict[str, Any]) -> str:
     pools = ", ".join(f"{r}:{n}" for r, n in zip(snap["working"], snap["pool_sizes"], strict=True))
     return (
         f"[{format_duration(snap['elapsed'])}] {best} | {format_count(snap['rate'])} flips/s | "
-        f"{format_count(snap['flips'])} flips | pools (rank:size) {pools or '-'}"
+        f"{format_count(snap['flips'])} flips | restart pools (rank:size) {pools or '-'}"
     )
 
 
