@@ -148,6 +148,14 @@ def flip(m: np.ndarray) -> bool:
     return True
 
 
+@njit(cache=True, inline="always")
+def _two_terms(m: np.ndarray, rank: int) -> tuple[int, int]:
+    """Two distinct random live terms."""
+    i = rand_below(m, rank)
+    j = rand_below(m, rank - 1)
+    return i, (j + 1 if j >= i else j)
+
+
 @njit(cache=True)
 def _neg_if(p: np.uint64, n: np.uint64, sign: int) -> tuple[np.uint64, np.uint64]:
     return (p, n) if sign > 0 else (n, p)
@@ -167,10 +175,7 @@ def plus(m: np.ndarray, tries: int = 16) -> bool:
     new_p = np.zeros(3, np.uint64)
     new_n = np.zeros(3, np.uint64)
     for _ in range(tries):
-        i = rand_below(m, rank)
-        j = rand_below(m, rank - 1)
-        if j >= i:
-            j += 1
+        i, j = _two_terms(m, rank)
         if shares(m, 0, i, j) or shares(m, 1, i, j) or shares(m, 2, i, j):
             continue
         r = rand_below(m, 24)
@@ -222,10 +227,7 @@ def split(m: np.ndarray, tries: int = 16) -> bool:
     new_p = np.zeros(3, np.uint64)
     new_n = np.zeros(3, np.uint64)
     for _ in range(tries):
-        t = rand_below(m, rank)
-        k = rand_below(m, rank - 1)
-        if k >= t:
-            k += 1
+        t, k = _two_terms(m, rank)
         s = rand_below(m, 3)
         if _same_key(m, s, t, k):
             continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import time
@@ -18,6 +19,9 @@ from flipforge.verify import verify
 
 
 def search(cmd: list[str], tmp_path: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    """Run the command in tmp_path; a single string argument is split like a shell line."""
+    if len(args) == 1 and " " in args[0]:
+        args = tuple(shlex.split(args[0]))
     env = {**os.environ, "FLIPFORGE_RUNS": str(tmp_path / "runs")}
     return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=tmp_path)
 
@@ -32,21 +36,7 @@ def summary(out: subprocess.CompletedProcess) -> dict:
 )
 def test_short_search_reaches_its_target(flipforge_cmd, tmp_path, fmt, domain, target, workers):
     out = search(
-        flipforge_cmd,
-        tmp_path,
-        "search",
-        fmt,
-        "-d",
-        domain,
-        "-r",
-        str(target),
-        "-w",
-        workers,
-        "--seed",
-        "1",
-        "--time",
-        "200",
-        "--json",
+        flipforge_cmd, tmp_path, f"search {fmt} -d {domain} -r {target} -w {workers} --seed 1 --time 200 --json"
     )
     assert out.returncode == 0, out.stderr
     s = summary(out)
@@ -65,24 +55,7 @@ def test_short_search_reaches_its_target(flipforge_cmd, tmp_path, fmt, domain, t
 def test_one_worker_and_a_seed_repeat_a_run_exactly(flipforge_cmd, tmp_path):
     results = []
     for n in range(2):
-        out = search(
-            flipforge_cmd,
-            tmp_path,
-            "search",
-            "3x3x3",
-            "-d",
-            "ZT",
-            "-r",
-            "23",
-            "-w",
-            "1",
-            "--seed",
-            "42",
-            "--run-dir",
-            f"r{n}",
-            "--json",
-            "--quiet",
-        )
+        out = search(flipforge_cmd, tmp_path, f"search 3x3x3 -d ZT -r 23 -w 1 --seed 42 --run-dir r{n} --json --quiet")
         assert out.returncode == 0, out.stderr
         s = summary(out)
         results.append((s["flips"], Path(s["best_scheme"]).read_text().split('"meta"')[0]))
@@ -102,23 +75,7 @@ def test_pool_search_is_deterministic_for_a_seed():
 
 
 def test_time_budget_checkpoint_and_resume(flipforge_cmd, tmp_path):
-    first = search(
-        flipforge_cmd,
-        tmp_path,
-        "search",
-        "3x3x3",
-        "-d",
-        "ZT",
-        "-r",
-        "19",
-        "-w",
-        "1",
-        "--seed",
-        "3",
-        "--time",
-        "3",
-        "--json",
-    )
+    first = search(flipforge_cmd, tmp_path, "search 3x3x3 -d ZT -r 19 -w 1 --seed 3 --time 3 --json")
     assert first.returncode == 1, first.stderr  # rank 19 does not exist: time runs out
     s1 = summary(first)
     assert s1["status"] == "time" and not s1["reached_target"] and s1["best_rank"] <= 24
@@ -227,20 +184,7 @@ def test_start_from_a_scheme_file_and_a_tensor_file(flipforge_cmd, tmp_path):
     from flipforge.schemes import Scheme, write_schemes
 
     write_schemes([Scheme.strassen()], tmp_path / "strassen.json")
-    out = search(
-        flipforge_cmd,
-        tmp_path,
-        "search",
-        "2x2x2",
-        "-d",
-        "F3",
-        "--start",
-        "strassen.json",
-        "-r",
-        "7",
-        "--json",
-        "--quiet",
-    )
+    out = search(flipforge_cmd, tmp_path, "search 2x2x2 -d F3 --start strassen.json -r 7 --json --quiet")
     assert out.returncode == 0 and summary(out)["start_rank"] == 7  # already at the target
     np.save(tmp_path / "t.npy", matmul_tensor("2x2x2").array)
     out = search(flipforge_cmd, tmp_path, "search", "t.npy", "-r", "7", "-w", "1", "--seed", "2", "--json", "--quiet")

@@ -40,6 +40,13 @@ def _default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
 
+def _tuning(flag: str, field: str, help_text: str, *short: str):  # noqa: ANN202 (a click decorator)
+    """An integer walk-tuning option whose default is the WalkParams default."""
+    return click.option(
+        flag, *short, field, type=int, default=getattr(_DEFAULTS, field), show_default=True, help=help_text
+    )
+
+
 def _finish(summary: Summary, run: RunDir, as_json: bool) -> None:
     """Print the outcome and exit with 0 reached, 1 time ran out, 130 interrupted, 3 internal error."""
     if summary.status == "reached":
@@ -85,35 +92,10 @@ def _run(run: RunDir, workers: int, seconds: float | None, quiet: bool, as_json:
 @click.option("--workers", "-w", type=int, default=None, help="Worker processes  [default: CPU count]")
 @click.option("--seed", "-s", type=int, default=None, help="Seed; the same seed and one worker repeat a run exactly.")
 @click.option("--start", default="naive", show_default=True, metavar="naive|PATH", help="Start scheme(s).")
-@click.option(
-    "--pool-size",
-    "-k",
-    type=int,
-    default=_DEFAULTS.pool_size,
-    show_default=True,
-    help="Distinct schemes per rank before the walkers move down to it.",
-)
-@click.option(
-    "--plus-after",
-    type=int,
-    default=_DEFAULTS.plus_after,
-    show_default=True,
-    help="Flips without a new lowest rank before a plus transition.",
-)
-@click.option(
-    "--plus-delta",
-    type=int,
-    default=_DEFAULTS.plus_delta,
-    show_default=True,
-    help="Plus transitions only while rank < lowest rank + this.",
-)
-@click.option(
-    "--restart-flips",
-    type=int,
-    default=_DEFAULTS.restart_flips,
-    show_default=True,
-    help="Flips without improvement before a walker restarts from the pool.",
-)
+@_tuning("--pool-size", "pool_size", "Distinct schemes per rank before the walkers move down to it.", "-k")
+@_tuning("--plus-after", "plus_after", "Flips without a new lowest rank before a plus transition.")
+@_tuning("--plus-delta", "plus_delta", "Plus transitions only while rank < lowest rank + this.")
+@_tuning("--restart-flips", "restart_flips", "Flips without improvement before a walker restarts from the pool.")
 @click.option("--run-dir", default=None, metavar="DIR", help="Run directory  [default: runs/<run-id>]")
 @click.option("--json", "as_json", is_flag=True, help="End with a one-line JSON summary on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
