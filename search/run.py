@@ -400,7 +400,7 @@ def _snapshot(
         "best_rank": best,
         "target_rank": target,
         "working": [w for w in working if w is not None],
-        "pool_sizes": [s.get(w, 0) if w is not None else 0 for s, w in zip(sizes, working, strict=True)],
+        "pool_sizes": [s.get(w, 0) for s, w in zip(sizes, working, strict=True) if w is not None],
     }
 
 

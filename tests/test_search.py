@@ -198,3 +198,35 @@ def test_bench_flips_json(flipforge_cmd, tmp_path):
     assert out.returncode == 0, out.stderr
     r = json.loads(out.stdout)
     assert r["flips_per_second"] > 0 and r["flips"] > 0 and r["warmup_seconds"] >= 0
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.snaps: list[dict] = []
+        self.bests: list[int] = []
+        self.notes: list[str] = []
+
+    def update(self, snap: dict) -> None:
+        self.snaps.append(snap)
+
+    def best(self, rank: int, path: Path, seconds: float) -> None:
+        assert path.exists()
+        self.bests.append(rank)
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+
+def test_progress_reports_during_a_run(tmp_path):
+    from flipforge.search.cli.progress import PlainReporter, _line
+    from flipforge.search.run import create_run, execute
+
+    run = create_run("4x4x4", "F2", seed=1, target_rank=40, runs_root=tmp_path)
+    rec = _Recorder()
+    s = execute(run, 2, 2.5, rec, checkpoint_every=1.0)
+    assert s.status == "time" and rec.snaps and rec.bests == sorted(rec.bests, reverse=True)
+    assert rec.bests[-1] == s.best_rank < 64
+    last = rec.snaps[-1]
+    assert last["flips"] > 0 and last["rate"] > 0 and len(last["working"]) == len(last["pool_sizes"]) == 2
+    assert "best rank" in _line(last)
+    PlainReporter(every=0).update(last)  # prints a line; must not fail

@@ -73,7 +73,9 @@ class LiveReporter:
         self.live.start()
 
     def update(self, snap: dict[str, Any]) -> None:
-        self.live.update(_line(snap))
+        from rich.text import Text
+
+        self.live.update(Text(_line(snap)))
 
     def best(self, rank: int, path: Path, seconds: float) -> None:
         self.console.print(f"[{format_duration(seconds)}] new best: rank {rank} -> {path}", highlight=False)
