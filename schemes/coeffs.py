@@ -16,7 +16,16 @@ import numpy as np
 
 from .errors import SchemeError
 
-__all__ = ["to_fraction", "exact_array", "scaled_integers", "is_integral", "format_coeff", "max_abs"]
+__all__ = [
+    "to_fraction",
+    "exact_array",
+    "scaled_integers",
+    "is_integral",
+    "format_coeff",
+    "coeff_rows",
+    "max_abs",
+    "residues",
+]
 
 _INT64_MAX = 2**62
 _MAX_FLOAT_DENOMINATOR = 2**24
@@ -141,3 +150,25 @@ def format_coeff(v: object) -> int | str:
     """A coefficient as JSON wants it: an int, or the string "a/b"."""
     q = to_fraction(v)
     return q if isinstance(q, int) else f"{q.numerator}/{q.denominator}"
+
+
+def coeff_rows(arr: np.ndarray) -> list[list[int | str]]:
+    """A factor as JSON rows: ints, and "a/b" strings for the non-integers (exact arrays only)."""
+    if arr.dtype != object:
+        return arr.tolist()
+    return [[x if type(x) is int else format_coeff(x) for x in row] for row in arr.tolist()]
+
+
+def residues(arr: np.ndarray, p: int) -> np.ndarray | None:
+    """Coefficients mod p in [0, p), or None when a denominator is divisible by p."""
+    if arr.dtype != object:
+        return np.mod(arr, p).astype(np.int64)
+    out = np.empty(arr.shape, dtype=np.int64)
+    for idx, x in enumerate(arr.flat):
+        if isinstance(x, Fraction):
+            if x.denominator % p == 0:
+                return None
+            out.flat[idx] = x.numerator * pow(x.denominator, -1, p) % p
+        else:
+            out.flat[idx] = int(x) % p
+    return out

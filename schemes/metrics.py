@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .coeffs import is_integral
+from .coeffs import is_integral, max_abs
 from .domain import Domain
 from .scheme import Scheme
 
@@ -44,7 +44,7 @@ def coefficient_class(scheme: Scheme) -> str:
     """``ZT`` when every coefficient is in {-1,0,1}, ``Z`` when all are integers, else ``Q``."""
     if not all(is_integral(a) for a in scheme.factors):
         return "Q"
-    if all(a.size == 0 or max(abs(int(x)) for x in a.flat) <= 1 for a in scheme.factors):
+    if all(max_abs(a) <= 1 for a in scheme.factors):
         return "ZT"
     return "Z"
 

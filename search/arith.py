@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .params import DOMAIN_CODES, F2, F3, ZT
+
 __all__ = ["F2", "F3", "ZT", "DOMAIN_CODES", "add", "add_scaled", "sign_key", "mix_hash"]
 
-F2, F3, ZT = 0, 1, 2
-DOMAIN_CODES = {"F2": F2, "F3": F3, "ZT": ZT}
 
 _ZERO = np.uint64(0)
 _ONE = np.uint64(1)

@@ -9,7 +9,7 @@ import numpy as np
 from flipforge.schemes import Domain, Scheme, SchemeError, Tensor, TensorError
 from flipforge.verify import residues
 
-from .arith import DOMAIN_CODES, F2, ZT
+from .params import DOMAIN_CODES, F2, ZT
 
 __all__ = ["MAX_WIDTH", "SEARCH_DOMAINS", "Packed", "pack", "unpack", "naive_scheme", "check_width", "search_domain"]
 

@@ -19,20 +19,10 @@ import numpy as np
 
 from .index import RANK, load, new_arena, read_factors
 from .packing import Packed
+from .params import WalkParams
 from .walk import walk
 
 __all__ = ["WalkParams", "PoolSearch"]
-
-
-@dataclass(frozen=True)
-class WalkParams:
-    """Tuning of the walk policy; the defaults work for formats up to about 5x5x5."""
-
-    pool_size: int = 50
-    plus_after: int = 5_000
-    plus_delta: int = 3
-    restart_flips: int = 10_000_000
-    chunk_flips: int = 200_000
 
 
 @dataclass

@@ -19,9 +19,11 @@ from typing import Any, Protocol
 
 import numpy as np
 from flipforge.schemes import (
+    FlipforgeError,
     Scheme,
     SchemeError,
     Tensor,
+    format_name,
     iter_scheme_files,
     load_tensor,
     matmul_tensor,
@@ -29,7 +31,8 @@ from flipforge.schemes import (
     read_entries,
 )
 from flipforge.schemes import native_text as scheme_text
-from flipforge.verify import verify
+from flipforge.schemes.db import SchemeDB, best_known_table
+from flipforge.verify import VerifyResult, verify
 
 from .packing import Packed, check_width, naive_scheme, pack, search_domain, unpack
 from .rundir import RunConfig, RunDir, atomic_write, default_runs_root, new_run_id, target_label
@@ -85,12 +88,33 @@ def load_target(spec: str) -> Tensor:
     return tensor
 
 
-def _verified(packed: Packed, tensor: Tensor, meta: dict[str, Any] | None = None) -> Scheme:
+def _verified(packed: Packed, tensor: Tensor, meta: dict[str, Any] | None = None) -> tuple[Scheme, VerifyResult]:
     scheme = unpack(packed, tensor, meta)
     result = verify(scheme, scheme.domain)
     if not result.valid:
         raise SchemeError(f"rank-{packed.rank} scheme is not valid over {scheme.domain}: {result.summary()}")
-    return scheme
+    return scheme, result
+
+
+def open_db(path: str | Path) -> SchemeDB:
+    """The scheme database, verifying every scheme it is given."""
+    return SchemeDB(path, verify)
+
+
+def default_target(tensor: Tensor, domain: str, db_path: str | Path | None) -> tuple[int | None, str | None]:
+    """The best-known rank of a matmul format over the search domain: the database's table
+    (literature plus flipforge's records) or, without a database, the shipped literature table."""
+    if tensor.fmt is None:
+        return None, None
+    fmt = format_name(tuple(sorted(tensor.fmt)))
+    if db_path is not None:
+        with open_db(db_path) as db:
+            row = db.best_known_row(fmt, domain)
+        return (row[0], row[1]) if row else (None, None)
+    for row in best_known_table():
+        if row["format"] == fmt:
+            return row[domain], row["citation"]
+    return None, None
 
 
 def start_pools(tensor: Tensor, domain: str, start: str) -> dict[int, list[Packed]]:
@@ -130,12 +154,27 @@ def create_run(
     start: str = "naive",
     run_dir: str | Path | None = None,
     runs_root: Path | None = None,
+    db: str | Path | None = None,
+    beyond: bool = False,
 ) -> RunDir:
-    """Check the inputs, create the run directory and its first checkpoint."""
+    """Check the inputs, create the run directory and its first checkpoint.
+
+    Without ``target_rank`` the target is the best-known rank of the format over the domain
+    (``beyond``: one below it, a new record); ``db`` is the scheme database for new bests.
+    """
     domain = search_domain(domain)
     tensor = load_target(target)
     if target_rank is not None and target_rank < 1:
         raise SchemeError(f"--target-rank must be at least 1, not {target_rank}")
+    db_path = str(Path(db).resolve()) if db is not None else None
+    target_source = None
+    if target_rank is None:
+        known, citation = default_target(tensor, domain, db_path)
+        if known is not None:
+            target_rank = known - 1 if beyond else known
+            target_source = f"best known over {domain}: {known} ({citation})" + (
+                "; --beyond: one below" if beyond else ""
+            )
     if pool_size < 1:
         raise SchemeError(f"--pool-size must be at least 1, not {pool_size}")
     pools = start_pools(tensor, domain, start)
@@ -151,6 +190,8 @@ def create_run(
         params=dict(params or {}),
         start=start,
         label=label,
+        db=db_path,
+        target_source=target_source,
     )
     run = RunDir(path)
     run.create(config, tensor)
@@ -231,6 +272,7 @@ def execute(
     if not kernels_cached() and reporter:
         reporter.note("compiling the search kernels (first run only, about a minute; later runs load them)")
     prepare_kernels()
+    db = open_db(config.db) if config.db else None
     ctx = _context()
     out = ctx.Queue()
     stop = ctx.Event()
@@ -283,7 +325,7 @@ def execute(
                 "seconds": round(seconds_before + elapsed, 3),
             }
             try:
-                scheme = _verified(Packed(fp, fn, config.domain), tensor, meta)
+                scheme, proof = _verified(Packed(fp, fn, config.domain), tensor, meta)
             except SchemeError as exc:  # a kernel bug must never become a "found" scheme
                 run.event("rejected", rank=rank, worker=w, reason=str(exc))
                 return
@@ -291,6 +333,21 @@ def execute(
             name = f"best-{rank}.json"
             atomic_write(run.path / name, scheme_text(scheme))
             state.update(best_rank=rank, best_file=name)
+            if db is not None:
+                try:
+                    db.add(
+                        scheme,
+                        config.domain,
+                        proof,
+                        run=run.run_id,
+                        seed=config.seed,
+                        worker=w,
+                        source=f"{run.path / name}",
+                    )
+                except FlipforgeError as exc:  # the scheme file is saved; say so and go on
+                    run.event("db_error", rank=rank, reason=str(exc))
+                    if reporter:
+                        reporter.note(f"could not store rank {rank} in the database: {exc}")
             run.event(
                 "best",
                 rank=rank,
@@ -366,6 +423,8 @@ def execute(
         finally:
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
+            if db is not None:
+                db.close()
     return summary(status, sum(flips), elapsed, error)
 
 
@@ -402,7 +461,3 @@ def _snapshot(
         "working": [w for w in working if w is not None],
         "pool_sizes": [s.get(w, 0) for s, w in zip(sizes, working, strict=True) if w is not None],
     }
-
-
-def resume_hint(run: RunDir) -> str:
-    return f"resume with: flipforge resume {run.run_id if run.path.parent == default_runs_root() else run.path}"

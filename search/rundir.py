@@ -23,7 +23,7 @@ import numpy as np
 from flipforge.schemes import FlipforgeError, Tensor, format_name, load_tensor, matmul_tensor, parse_format
 
 from .packing import Packed
-from .pool import WalkParams
+from .params import WalkParams
 
 __all__ = [
     "RunError",
@@ -34,6 +34,7 @@ __all__ = [
     "list_runs",
     "new_run_id",
     "atomic_write",
+    "resume_hint",
 ]
 
 CHECKPOINT_VERSION = 1
@@ -70,6 +71,8 @@ class RunConfig:
     params: dict[str, int] = field(default_factory=dict)
     start: str = "naive"
     label: str = ""
+    db: str | None = None  # the scheme database every new best goes into (absolute path), or None
+    target_source: str | None = None  # where the target rank came from when not given
 
     def walk_params(self) -> WalkParams:
         return WalkParams(pool_size=self.pool_size, **self.params)
@@ -207,3 +210,7 @@ def list_runs(root: Path | None = None) -> list[RunDir]:
 
 def target_label(tensor: Tensor) -> str:
     return format_name(tensor.fmt) if tensor.fmt else tensor.name
+
+
+def resume_hint(run: RunDir) -> str:
+    return f"resume with: flipforge resume {run.run_id if run.path.parent == default_runs_root() else run.path}"

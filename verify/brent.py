@@ -13,7 +13,7 @@ from fractions import Fraction
 
 import numpy as np
 from flipforge.schemes import Domain, Scheme
-from flipforge.schemes.coeffs import max_abs
+from flipforge.schemes.coeffs import max_abs, residues
 
 __all__ = ["VerifyResult", "verify", "valid_over", "infer_domain", "product_tensor", "residues", "CHECK_DOMAINS"]
 
@@ -75,21 +75,6 @@ def _integer_sum(u: np.ndarray, v: np.ndarray, w: np.ndarray) -> np.ndarray:
     uo, vo, wo = (a.astype(object) for a in (u, v, w))
     vw = (vo[:, :, None] * wo[:, None, :]).reshape(r, -1)
     return (uo.T @ vw).reshape(shape)
-
-
-def residues(arr: np.ndarray, p: int) -> np.ndarray | None:
-    """Coefficients mod p in [0, p), or None when a denominator is divisible by p."""
-    if arr.dtype != object:
-        return np.mod(arr, p).astype(np.int64)
-    out = np.empty(arr.shape, dtype=np.int64)
-    for idx, x in enumerate(arr.flat):
-        if isinstance(x, Fraction):
-            if x.denominator % p == 0:
-                return None
-            out.flat[idx] = x.numerator * pow(x.denominator, -1, p) % p
-        else:
-            out.flat[idx] = int(x) % p
-    return out
 
 
 def product_tensor(scheme: Scheme, domain: Domain) -> tuple[np.ndarray, int] | str:

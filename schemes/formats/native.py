@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..coeffs import format_coeff
+from ..coeffs import coeff_rows
 from ..domain import Domain
 from ..errors import FlipforgeError, FormatError
 from ..metrics import coefficient_class
@@ -74,7 +74,7 @@ def to_native_dict(scheme: Scheme) -> dict[str, Any]:
     out["domain"] = str(scheme.domain) if scheme.domain is not None else coefficient_class(scheme).replace("ZT", "Z")
     out["rank"] = scheme.rank
     for name, arr in zip("uvw", scheme.factors, strict=True):
-        out[name] = [[format_coeff(x) for x in row] for row in arr]
+        out[name] = coeff_rows(arr)
     meta = {k: v for k, v in scheme.meta.items() if k not in ("index", "read_as")}
     if meta:
         out["meta"] = meta

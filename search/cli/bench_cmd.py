@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import click
-from flipforge.search.bench import flips_per_second
 
 from ._common import fail, friendly_errors
 from .progress import format_count
@@ -36,6 +35,8 @@ def bench_flips(target: str, domain: str, seconds: float, seed: int, as_json: bo
     """
     if seconds <= 0:
         fail(f"--seconds must be positive, not {seconds}")
+    from flipforge.search.bench import flips_per_second
+
     r = flips_per_second(target, domain, seconds, seed)
     if as_json:
         click.echo(json.dumps(r))

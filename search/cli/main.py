@@ -9,6 +9,7 @@ from flipforge.schemes import FORMATS
 
 from .bench_cmd import bench_group
 from .convert_cmd import convert_command
+from .db_cmd import db_group
 from .info_cmd import info_command
 from .search_cmd import resume_command, runs_command, search_command
 from .verify_cmd import verify_command
@@ -43,6 +44,7 @@ cli.add_command(search_command)
 cli.add_command(resume_command)
 cli.add_command(runs_command)
 cli.add_command(bench_group)
+cli.add_command(db_group)
 
 
 def main() -> None:

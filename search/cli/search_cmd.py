@@ -7,11 +7,15 @@ import os
 import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from flipforge.search.pool import WalkParams
-from flipforge.search.run import Summary, create_run, execute, resume_hint
-from flipforge.search.rundir import RunDir, default_runs_root, find_run, list_runs
+from flipforge.schemes.db import default_db_path
+from flipforge.search.params import WalkParams
+from flipforge.search.rundir import RunDir, default_runs_root, find_run, list_runs, resume_hint
+
+if TYPE_CHECKING:
+    from flipforge.search.run import Summary
 
 from ._common import EXIT_BAD_INPUT, EXIT_FAIL, EXIT_OK, fail, friendly_errors
 from .progress import format_count, format_duration, make_reporter
@@ -76,6 +80,8 @@ def _finish(summary: Summary, run: RunDir, as_json: bool) -> None:
 
 
 def _run(run: RunDir, workers: int, seconds: float | None, quiet: bool, as_json: bool) -> None:
+    from flipforge.search.run import execute  # numba loads here, not for --help
+
     reporter = make_reporter(quiet)
     try:
         summary = execute(run, workers, seconds, reporter)
@@ -97,6 +103,15 @@ def _run(run: RunDir, workers: int, seconds: float | None, quiet: bool, as_json:
 @_tuning("--plus-delta", "plus_delta", "Plus transitions only while rank < lowest rank + this.")
 @_tuning("--restart-flips", "restart_flips", "Flips without improvement before a walker restarts from the pool.")
 @click.option("--run-dir", default=None, metavar="DIR", help="Run directory  [default: runs/<run-id>]")
+@click.option(
+    "--db",
+    "db_path",
+    default=None,
+    metavar="PATH",
+    help="Scheme database for every new best  [default: $FLIPFORGE_DB or runs/flipforge.db]",
+)
+@click.option("--no-db", is_flag=True, help="Do not write to a database (best schemes still go to the run directory).")
+@click.option("--beyond", is_flag=True, help="Without --target-rank: aim one below the best-known rank (a record).")
 @click.option("--json", "as_json", is_flag=True, help="End with a one-line JSON summary on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 @friendly_errors
@@ -113,6 +128,9 @@ def search_command(
     plus_delta: int,
     restart_flips: int,
     run_dir: str | None,
+    db_path: str | None,
+    no_db: bool,
+    beyond: bool,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -120,9 +138,10 @@ def search_command(
 
     Walkers start from the naive scheme (or --start), flip at random, take reductions as they
     appear and plus transitions when stuck; a pool of distinct schemes per rank keeps restarts
-    diverse. Every new best scheme is verified exactly and saved in the run directory, with a
-    checkpoint at least every 30 s: Ctrl-C (or a crash) loses at most that, and
-    `flipforge resume RUN` goes on.
+    diverse. Every new best scheme is verified exactly, saved in the run directory and stored in
+    the scheme database, with a checkpoint at least every 30 s: Ctrl-C (or a crash) loses at most
+    that, and `flipforge resume RUN` goes on. Without --target-rank the target is the best-known
+    rank of the format over the domain (from the database), and reaching it ends the run.
 
     \b
     Exit status: 0 target reached, 1 time ran out first, 2 bad input,
@@ -143,6 +162,8 @@ def search_command(
     if seed is None:
         seed = int.from_bytes(os.urandom(4), "little")
     params = {"plus_after": plus_after, "plus_delta": plus_delta, "restart_flips": restart_flips}
+    from flipforge.search.run import create_run
+
     run = create_run(
         target,
         domain,
@@ -152,10 +173,16 @@ def search_command(
         params=params,
         start=start,
         run_dir=run_dir,
+        db=None if no_db else (db_path or default_db_path()),
+        beyond=beyond,
     )
     workers = workers or _default_workers()
     state = run.state()
-    goal = f"target rank {target_rank}" if target_rank is not None else "no target rank (until time or Ctrl-C)"
+    config = run.config()
+    if config.target_rank is None:
+        goal = "no target rank (until time or Ctrl-C)"
+    else:
+        goal = f"target rank {config.target_rank}" + (f" ({config.target_source})" if config.target_source else "")
     click.echo(
         f"run {run.run_id} ({run.path}): {run.config().label} over {run.config().domain} from rank "
         f"{state['start_rank']} ({start}), {goal}, {workers} worker(s), seed {seed}",

@@ -1,0 +1,85 @@
+"""A normal form of a scheme up to term order and the scaling of each term's factors.
+
+``a⊗b⊗c = (λa)⊗(μb)⊗(c/(λμ))``: each term is rescaled so that its u and v are in a fixed
+normal form (over F_p: first nonzero entry 1; over Z and Q: the primitive integer vector with a positive
+first nonzero entry), then the terms are sorted. Two
+schemes with the same hash are the same set of rank-one terms in the same domain. (The
+finer equivalence under the symmetry group of <n,m,p> is the lifting/equivalence issue's.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from functools import reduce
+
+import numpy as np
+
+from .coeffs import max_abs, residues
+from .domain import Domain
+from .errors import SchemeError
+from .scheme import Scheme
+
+__all__ = ["canonical_hash"]
+
+
+def _first_nonzero(arr: np.ndarray) -> np.ndarray:
+    return arr[np.arange(arr.shape[0]), np.argmax(arr != 0, axis=1)]
+
+
+def _mod_p(scheme: Scheme, p: int) -> list[np.ndarray]:
+    u, v, w = (residues(a, p) for a in scheme.factors)
+    if u is None or v is None or w is None:
+        raise SchemeError(f"a coefficient has a denominator divisible by {p}")
+    inv = np.array([0] + [pow(x, -1, p) for x in range(1, p)], dtype=np.int64) if p < 1 << 16 else None
+    for a in (u, v):
+        lead = _first_nonzero(a)
+        scale = inv[lead] if inv is not None else np.array([pow(int(x), -1, p) if x else 0 for x in lead])
+        a[:] = (a * scale[:, None]) % p
+        w[:] = (w * lead[:, None]) % p
+    return [u, v, w]
+
+
+def _row_gcd(arr: np.ndarray) -> np.ndarray:
+    if arr.dtype != object:
+        return np.gcd.reduce(np.abs(arr), axis=1)
+    return np.array([reduce(math.gcd, (abs(int(x)) for x in row), 0) for row in arr], dtype=object)
+
+
+def _ring_form(scheme: Scheme) -> np.ndarray:
+    """Rows (primitive u, primitive v, w' numerators, w' denominator) over Z or Q.
+
+    u = λ·pu with pu the primitive integer vector whose first nonzero entry is positive (same
+    for v); then the term is pu ⊗ pv ⊗ w' with w' = λu·λv·w, a rational row written in lowest
+    terms over one positive denominator. This form is unique for each rank-one term.
+    """
+    (nu, du), (nv, dv), (nw, dw) = scheme.scaled
+    bound = max(max_abs(nu), 1) * max(max_abs(nv), 1) * max(max_abs(nw), 1)
+    big = bound >= 1 << 62 or du * dv * dw >= 1 << 62
+    kind = object if big else np.int64
+    nu, nv, nw = nu.astype(kind), nv.astype(kind), nw.astype(kind)
+    scales = []
+    for a in (nu, nv):
+        g = _row_gcd(a)
+        g = np.where(g == 0, 1, g) * np.where(_first_nonzero(a) < 0, -1, 1)
+        a[:] = a // g[:, None]
+        scales.append(g)
+    num = nw * (scales[0] * scales[1])[:, None]
+    den = du * dv * dw
+    g = np.array([math.gcd(int(x), den) for x in _row_gcd(num)], dtype=kind)
+    num = num // g[:, None]
+    dens = (den // g).reshape(-1, 1).astype(kind)
+    return np.concatenate([nu, nv, num, dens], axis=1)
+
+
+def canonical_hash(scheme: Scheme, domain: Domain | str) -> str:
+    """Hex digest of the normal form in ``domain``, with the tensor's identity mixed in."""
+    dom = Domain.parse(domain)
+    h = hashlib.sha256(f"{scheme.tensor.label()}|{scheme.tensor.shape}|{dom}|".encode())
+    rows = np.concatenate(_mod_p(scheme, dom.p), axis=1) if dom.p is not None else _ring_form(scheme)
+    if rows.dtype == object:
+        h.update(repr(sorted(tuple(int(x) for x in row) for row in rows)).encode())
+    else:
+        rows = rows[np.lexsort(rows.T[::-1])] if rows.size else rows
+        h.update(np.ascontiguousarray(rows, dtype=np.int64).tobytes())
+    return h.hexdigest()[:32]
