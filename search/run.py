@@ -167,6 +167,8 @@ def create_run(
     if target_rank is not None and target_rank < 1:
         raise SchemeError(f"--target-rank must be at least 1, not {target_rank}")
     db_path = str(Path(db).resolve()) if db is not None else None
+    if db_path is not None:
+        open_db(db_path).close()  # a bad database is bad input now, not an error later in the run
     target_source = None
     if target_rank is None:
         known, citation = default_target(tensor, domain, db_path)
