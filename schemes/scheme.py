@@ -149,3 +149,14 @@ class Scheme:
         # M1 -> C11, C22; M2 -> C21, -C22; M3 -> C12, C22; M4 -> C11, C21; M5 -> -C11, C12; M6 -> C22; M7 -> C11
         w = [[1, 0, 0, 1], [0, 1, 0, -1], [0, 0, 1, 1], [1, 1, 0, 0], [-1, 0, 1, 0], [0, 0, 0, 1], [1, 0, 0, 0]]
         return cls.from_arrays((2, 2, 2), u, v, w, "ZT", {"name": "strassen"})
+
+    @classmethod
+    def strassen_winograd(cls) -> Scheme:
+        """Winograd's variant of Strassen's <2,2,2> rank-7 scheme (15 additions after CSE), by hand."""
+        # u: A11, A12, A11+A12-A21-A22, A22, A21+A22, -A11+A21+A22, A11-A21 (index a11 0, a12 1, a21 2, a22 3)
+        u = [[1, 0, 0, 0], [0, 1, 0, 0], [1, 1, -1, -1], [0, 0, 0, 1], [0, 0, 1, 1], [-1, 0, 1, 1], [1, 0, -1, 0]]
+        # v: B11, B21, B22, B11-B12-B21+B22, -B11+B12, B11-B12+B22, -B12+B22 (b11 0, b12 1, b21 2, b22 3)
+        v = [[1, 0, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [1, -1, -1, 1], [-1, 1, 0, 0], [1, -1, 0, 1], [0, -1, 0, 1]]
+        # C11 = M1+M2, C12 = M1+M3+M5+M6, C21 = M1-M4+M6+M7, C22 = M1+M5+M6+M7; C^T index: c11 0, c21 1, c12 2, c22 3
+        w = [[1, 1, 1, 1], [1, 0, 0, 0], [0, 0, 1, 0], [0, -1, 0, 0], [0, 0, 1, 1], [0, 1, 1, 1], [0, 1, 0, 1]]
+        return cls.from_arrays((2, 2, 2), u, v, w, "ZT", {"name": "strassen-winograd"})

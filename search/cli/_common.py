@@ -62,9 +62,11 @@ def _builtin(name: str) -> Scheme:
     spec = name[len(BUILTIN_PREFIX) :]
     if spec == "strassen":
         return Scheme.strassen()
+    if spec == "winograd":
+        return Scheme.strassen_winograd()
     if spec.startswith("naive:"):
         return Scheme.naive(spec[len("naive:") :])
-    raise FormatError(f"unknown built-in {name!r}: use builtin:strassen or builtin:naive:NxMxP")
+    raise FormatError(f"unknown built-in {name!r}: use builtin:strassen, builtin:winograd or builtin:naive:NxMxP")
 
 
 def iter_sources(paths: tuple[str, ...], fmt: str | None) -> Iterator[Source]:

@@ -8,6 +8,7 @@ import click
 from flipforge.schemes import FORMATS
 
 from .bench_cmd import bench_group
+from .code_cmd import export_command, reduce_command
 from .convert_cmd import convert_command
 from .db_cmd import db_group
 from .info_cmd import info_command
@@ -45,6 +46,8 @@ cli.add_command(resume_command)
 cli.add_command(runs_command)
 cli.add_command(bench_group)
 cli.add_command(db_group)
+cli.add_command(reduce_command)
+cli.add_command(export_command)
 
 
 def main() -> None:

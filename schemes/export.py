@@ -1,0 +1,291 @@
+"""Schemes as code: Python (nested lists), NumPy (block matrices, recursive), C99, LaTeX, Markdown.
+
+Generated code is readable: one line per multiplication and one per output, optionally with the
+CSE straight-line program (``--reduce``) in front. A header says where it came from (canonical
+hash, format, rank, domain, additions). Only matrix multiplication schemes that hold over Z or Q
+can be exported: code runs over the reals, where an F2-only scheme would compute the wrong thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+
+from .additions import LinearProgram, ReducedScheme, family_forms
+from .canonical import canonical_hash
+from .errors import SchemeError
+from .scheme import Scheme
+
+__all__ = ["LANGUAGES", "export_code", "program_text"]
+
+LANGUAGES = ("python", "numpy", "c", "latex", "markdown")
+
+
+@dataclass
+class _Plan:
+    """What every language renders: names, temps, products and outputs as (coef, name) lists."""
+
+    fmt: tuple[int, int, int]
+    a: list[str]
+    b: list[str]
+    c: list[tuple[int, int, str]]  # (i, k, name) for C[i][k]
+    temps: list[tuple[str, list[tuple[Fraction, str]]]]  # name = sum of coef * var
+    products: list[tuple[str, list[tuple[Fraction, str]], list[tuple[Fraction, str]]]]
+    outputs: list[tuple[str, list[tuple[Fraction, str]]]]
+
+
+def _terms(form: dict[int, object], name: Callable[[int], str]) -> list[tuple[Fraction, str]]:
+    return [(Fraction(c), name(v)) for v, c in sorted(form.items())]  # type: ignore[arg-type]
+
+
+def _temp_lines(prog: LinearProgram, prefix: str) -> list[tuple[str, list[tuple[Fraction, str]]]]:
+    out = []
+    base = len(prog.inputs)
+    for k, (i, j, r) in enumerate(prog.temps):
+        name = prog.name(base + k, prefix)
+        out.append((name, [(Fraction(1), prog.name(i, prefix)), (Fraction(r), prog.name(j, prefix))]))
+    return out
+
+
+def _plan(scheme: Scheme, reduced: ReducedScheme | None) -> _Plan:
+    n, m, p = scheme.fmt  # type: ignore[misc]
+    a = [f"a{i + 1}{j + 1}" if max(n, m) < 10 else f"a{i + 1}_{j + 1}" for i in range(n) for j in range(m)]
+    b = [f"b{j + 1}{k + 1}" if max(m, p) < 10 else f"b{j + 1}_{k + 1}" for j in range(m) for k in range(p)]
+    cname = {}
+    for k in range(p):
+        for i in range(n):
+            cname[k * n + i] = (i, k, f"c{i + 1}{k + 1}" if max(n, p) < 10 else f"c{i + 1}_{k + 1}")
+    mnames = [f"m{t + 1}" for t in range(scheme.rank)]
+    if reduced is None:
+        u, v, w = family_forms(scheme)
+        progs = [LinearProgram(a, [], u), LinearProgram(b, [], v), LinearProgram(mnames, [], w)]
+    else:
+        progs = [reduced.u, reduced.v, reduced.w]
+        progs = [LinearProgram(names, pr.temps, pr.outputs) for names, pr in zip((a, b, mnames), progs, strict=True)]
+    pu, pv, pw = progs
+    temps = _temp_lines(pu, "s") + _temp_lines(pv, "t")
+    products = [
+        (mnames[t], _terms(pu.outputs[t], lambda x: pu.name(x, "s")), _terms(pv.outputs[t], lambda x: pv.name(x, "t")))
+        for t in range(scheme.rank)
+    ]
+    outputs = _temp_lines(pw, "u") + [
+        (cname[e][2], _terms(pw.outputs[e], lambda x: pw.name(x, "u"))) for e in range(len(pw.outputs))
+    ]
+    return _Plan((n, m, p), a, b, sorted(cname.values()), temps, products, outputs)
+
+
+def _linear(terms: list[tuple[Fraction, str]], coef: Callable[[Fraction, str], str], zero: str = "0") -> str:
+    """``x - 2*y + ...``; ``coef(|c|, name)`` renders one term whose coefficient is not ±1."""
+    parts = []
+    for c, name in terms:
+        mag = abs(c)
+        body = name if mag == 1 else coef(mag, name)
+        if not parts:
+            parts.append(f"-{body}" if c < 0 else body)
+        else:
+            parts.append(f" - {body}" if c < 0 else f" + {body}")
+    return "".join(parts) or zero
+
+
+def _paren(text: str) -> str:
+    return text if text.isidentifier() else f"({text})"
+
+
+def _py_coef(q: Fraction, name: str) -> str:
+    return f"{q.numerator}*{name}" if q.denominator == 1 else f"Fraction({q.numerator}, {q.denominator})*{name}"
+
+
+def _np_coef(q: Fraction, name: str) -> str:
+    # rational coefficients go through _q so that integer and Fraction blocks stay exact
+    return f"{q.numerator}*{name}" if q.denominator == 1 else f"_q({q.numerator}, {q.denominator}, {name})"
+
+
+def _c_coef(q: Fraction, name: str) -> str:
+    return f"{q.numerator}.0*{name}" if q.denominator == 1 else f"({q.numerator}.0 / {q.denominator}.0)*{name}"
+
+
+def _header(scheme: Scheme, reduced: ReducedScheme | None, domain: str) -> list[str]:
+    n, m, p = scheme.fmt  # type: ignore[misc]
+    adds = (
+        f"{reduced.additions} additions after CSE ({reduced.method}; naive {reduced.naive})"
+        if reduced
+        else f"{_naive(scheme)} additions (naive)"
+    )
+    return [
+        f"<{n},{m},{p}> scheme of rank {scheme.rank}, valid over {domain}; {adds}.",
+        f"Scheme hash {canonical_hash(scheme, domain)}; generated by flipforge.",
+        f"Computes C = A*B (A is {n} x {m}, B is {m} x {p}) with {scheme.rank} multiplications.",
+    ]
+
+
+def _naive(scheme: Scheme) -> int:
+    return sum(max(len(f) - 1, 0) for fam in family_forms(scheme) for f in fam)
+
+
+def _python(plan: _Plan, name: str, header: list[str]) -> str:
+    n, m, p = plan.fmt
+    lines = ['"""' + header[0], *header[1:], '"""', "", "from fractions import Fraction", "", ""]
+    lines.append(f"def {name}(A, B):")
+    lines.append(f'    """C = A*B for nested lists A ({n} x {m}) and B ({m} x {p}) over any ring."""')
+    for i in range(n):
+        lines.append(f"    {', '.join(plan.a[i * m : (i + 1) * m])}{',' if m == 1 else ''} = A[{i}]")
+    for j in range(m):
+        lines.append(f"    {', '.join(plan.b[j * p : (j + 1) * p])}{',' if p == 1 else ''} = B[{j}]")
+    for t, terms in plan.temps:
+        lines.append(f"    {t} = {_linear(terms, _py_coef)}")
+    for mn, left, right in plan.products:
+        lines.append(f"    {mn} = {_paren(_linear(left, _py_coef))} * {_paren(_linear(right, _py_coef))}")
+    for o, terms in plan.outputs:
+        lines.append(f"    {o} = {_linear(terms, _py_coef, '0 * m1')}")
+    rows = ", ".join("[" + ", ".join(c for i2, _, c in plan.c if i2 == i) + "]" for i in range(n))
+    lines.append(f"    return [{rows}]")
+    return "\n".join(lines) + "\n"
+
+
+def _numpy(plan: _Plan, name: str, header: list[str]) -> str:
+    n, m, p = plan.fmt
+    lines = ['"""' + header[0], *header[1:], '"""', "", "from fractions import Fraction", "", "import numpy as np", ""]
+    lines += [
+        "",
+        "def _q(num, den, x):",
+        '    """num/den * x, exact for integer and object (Fraction) blocks, floating for float blocks."""',
+        "    return x * (num / den) if x.dtype.kind in 'fc' else x * Fraction(num, den)",
+        "",
+        "",
+        f"def {name}(A, B, recursive=False, cutoff=64):",
+        f'    """C = A @ B by the <{n},{m},{p}> scheme applied to blocks; recursive=True recurses on the',
+        '    products while the blocks are larger than cutoff and still tile, then uses @."""',
+        "    A = np.asarray(A)",
+        "    B = np.asarray(B)",
+        "    if A.ndim != 2 or B.ndim != 2 or A.shape[1] != B.shape[0]:",
+        f"        raise ValueError(f'{name}: cannot multiply shapes {{A.shape}} and {{B.shape}}')",
+        "    N, M = A.shape",
+        "    P = B.shape[1]",
+        f"    if N % {n} or M % {m} or P % {p}:",
+        "        raise ValueError(",
+        f"            f'{name}: a {{N}}x{{M}} by {{M}}x{{P}} product does not tile into <{n},{m},{p}> blocks; '",
+        f"            'pad A to a multiple of {n} x {m} and B to a multiple of {m} x {p}'",
+        "        )",
+        f"    bn, bm, bp = N // {n}, M // {m}, P // {p}",
+        "",
+        "    def mul(X, Y):",
+        "        if recursive and min(X.shape[0], X.shape[1], Y.shape[1]) > cutoff and not (",
+        f"            X.shape[0] % {n} or X.shape[1] % {m} or Y.shape[1] % {p}",
+        "        ):",
+        f"            return {name}(X, Y, True, cutoff)",
+        "        return X @ Y",
+        "",
+    ]
+    for i in range(n):
+        for j in range(m):
+            lines.append(f"    {plan.a[i * m + j]} = A[{i} * bn:{i + 1} * bn, {j} * bm:{j + 1} * bm]")
+    for j in range(m):
+        for k in range(p):
+            lines.append(f"    {plan.b[j * p + k]} = B[{j} * bm:{j + 1} * bm, {k} * bp:{k + 1} * bp]")
+
+    def lin(terms: list[tuple[Fraction, str]]) -> str:
+        return _linear(terms, _np_coef)
+
+    for t, terms in plan.temps:
+        lines.append(f"    {t} = {lin(terms)}")
+    for mn, left, right in plan.products:
+        lines.append(f"    {mn} = mul({lin(left)}, {lin(right)})")
+    for o, terms in plan.outputs:
+        lines.append(f"    {o} = {lin(terms) if terms else '0 * m1'}")
+    lines.append("    C = np.empty((N, P), dtype=np.result_type(m1, A, B))")
+    for i, k, c in plan.c:
+        lines.append(f"    C[{i} * bn:{i + 1} * bn, {k} * bp:{k + 1} * bp] = {c}")
+    lines.append("    return C")
+    return "\n".join(lines) + "\n"
+
+
+def _c(plan: _Plan, name: str, header: list[str]) -> str:
+    n, m, p = plan.fmt
+    lines = [
+        "/* " + header[0],
+        *[" * " + h for h in header[1:]],
+        " * Row-major: A[i*lda+j], B[j*ldb+k]; C is overwritten. */",
+        "",
+    ]
+    lines.append(f"void {name}(const double *A, int lda, const double *B, int ldb, double *C, int ldc)")
+    lines.append("{")
+    for i in range(n):
+        for j in range(m):
+            lines.append(f"    const double {plan.a[i * m + j]} = A[{i} * lda + {j}];")
+    for j in range(m):
+        for k in range(p):
+            lines.append(f"    const double {plan.b[j * p + k]} = B[{j} * ldb + {k}];")
+    for t, terms in plan.temps:
+        lines.append(f"    const double {t} = {_linear(terms, _c_coef)};")
+    for mn, left, right in plan.products:
+        lines.append(f"    const double {mn} = {_paren(_linear(left, _c_coef))} * {_paren(_linear(right, _c_coef))};")
+    out_names = {c for _, _, c in plan.c}
+    for o, terms in plan.outputs:
+        if o not in out_names:
+            lines.append(f"    const double {o} = {_linear(terms, _c_coef, '0.0')};")
+    for i, k, c in plan.c:
+        terms = dict(plan.outputs)[c]
+        lines.append(f"    C[{i} * ldc + {k}] = {_linear(terms, _c_coef, '0.0')};")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _tex_name(v: str) -> str:
+    return f"{v[0]}_{{{v[1:].replace('_', ',')}}}"
+
+
+def _tex_coef(q: Fraction, name: str) -> str:
+    c = str(q.numerator) if q.denominator == 1 else f"\\tfrac{{{q.numerator}}}{{{q.denominator}}}"
+    return f"{c} {name}"
+
+
+def _tex_linear(terms: list[tuple[Fraction, str]]) -> str:
+    return _linear([(c, _tex_name(v)) for c, v in terms], _tex_coef)
+
+
+def _latex(plan: _Plan, header: list[str], markdown: bool) -> str:
+    rows = [f"{_tex_name(t)} &= {_tex_linear(terms)}" for t, terms in plan.temps]
+    rows += [
+        f"{_tex_name(mn)} &= \\left({_tex_linear(le)}\\right)\\left({_tex_linear(ri)}\\right)"
+        for mn, le, ri in plan.products
+    ]
+    rows += [f"{_tex_name(o)} &= {_tex_linear(terms)}" for o, terms in plan.outputs]
+    body = "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
+    if markdown:
+        return "\n".join(f"> {h}" for h in header) + "\n\n$$\n" + body + "\n$$\n"
+    return "\n".join(f"% {h}" for h in header) + "\n" + body + "\n"
+
+
+def export_code(
+    scheme: Scheme, lang: str, *, domain: str, name: str = "matmul", reduced: ReducedScheme | None = None
+) -> str:
+    """The scheme as source text in ``lang``; ``domain`` is where it was verified (Z, ZT or Q)."""
+    if lang not in LANGUAGES:
+        raise SchemeError(f"unknown language {lang!r}: use one of {', '.join(LANGUAGES)}")
+    if scheme.fmt is None:
+        raise SchemeError("only matrix multiplication schemes can be exported as code")
+    if domain not in ("ZT", "Z", "Q"):
+        raise SchemeError(f"the scheme holds over {domain} only; code runs over the reals (lift it to Z or Q first)")
+    if not name.isidentifier():
+        raise SchemeError(f"--name {name!r} is not a valid function name")
+    plan = _plan(scheme, reduced)
+    header = _header(scheme, reduced, domain)
+    if lang == "python":
+        return _python(plan, name, header)
+    if lang == "numpy":
+        return _numpy(plan, name, header)
+    if lang == "c":
+        return _c(plan, name, header)
+    return _latex(plan, header, markdown=lang == "markdown")
+
+
+def program_text(reduced: ReducedScheme, domain: str) -> str:
+    """The straight-line program of a reduced scheme as plain assignments (any domain)."""
+    plan = _plan(reduced.scheme, reduced)
+    lines = [f"# {h}" for h in _header(reduced.scheme, reduced, domain)]
+    lines += [f"{t} = {_linear(terms, _py_coef)}" for t, terms in plan.temps]
+    for mn, le, ri in plan.products:
+        lines.append(f"{mn} = {_paren(_linear(le, _py_coef))} * {_paren(_linear(ri, _py_coef))}")
+    lines += [f"{o} = {_linear(terms, _py_coef)}" for o, terms in plan.outputs]
+    return "\n".join(lines) + "\n"
