@@ -15,10 +15,10 @@ import time
 import numpy as np
 from numba import njit
 
-from .index import NPAIRS, RANK, new_arena
+from .index import NPAIRS, O_FN, O_FP, RANK, new_arena
 from .moves import flip, plus, split
 
-__all__ = ["walk", "kernels_cached", "prepare_kernels"]
+__all__ = ["walk", "walk_sparse", "nonzeros", "kernels_cached", "prepare_kernels"]
 
 
 @njit(cache=True)
@@ -67,3 +67,40 @@ def prepare_kernels() -> float:
     fp = np.array([[1, 1, 1], [2, 2, 2]], np.uint64)
     walk(new_arena(fp, np.zeros_like(fp), 0, 4, 0), 10, 0, 5, 1, 2)
     return time.perf_counter() - t0
+
+
+@njit(cache=True, inline="always")
+def _popcount(x: np.uint64) -> int:
+    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return int((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
+
+
+@njit(cache=True)
+def nonzeros(m: np.ndarray) -> int:
+    """Nonzero coefficients of the walker's scheme (naive additions = this - 2*rank - outputs)."""
+    total = 0
+    fp = m[O_FP]
+    fn = m[O_FN]
+    for k in range(3 * m[RANK]):
+        total += _popcount(np.uint64(m[fp + k]) | np.uint64(m[fn + k]))
+    return total
+
+
+@njit(cache=True)
+def walk_sparse(m: np.ndarray, max_flips: int, best: np.ndarray) -> int:
+    """Flip at (at most) the current rank, keeping in ``best`` (a copy of the arena) the state
+    with the lowest rank and, at that rank, the fewest nonzeros. Returns that nonzero count."""
+    best[:] = m
+    best_rank = m[RANK]
+    best_nnz = nonzeros(m)
+    for _ in range(max_flips):
+        flip(m)
+        rank = m[RANK]
+        nnz = nonzeros(m)
+        if rank < best_rank or (rank == best_rank and nnz < best_nnz):
+            best_rank = rank
+            best_nnz = nnz
+            best[:] = m
+    return best_nnz

@@ -50,6 +50,14 @@ def _reduce(scheme: Scheme, method: str, seed: int, restarts: int, seconds: floa
 @click.option("--time", "seconds", type=float, default=None, help="Stop the random restarts after this many seconds.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random method.")
 @click.option("--from", "fmt", default=None, metavar="FMT", help="Read the file as this format.")
+@click.option(
+    "--walk",
+    "walk_flips",
+    type=int,
+    default=0,
+    show_default=True,
+    help="First walk this many ZT flips at the same rank and keep the sparsest scheme (ternary input).",
+)
 @click.option("--out", "-o", default=None, metavar="FILE", help="Write the straight-line program here.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the counts.")
 @friendly_errors
@@ -60,6 +68,7 @@ def reduce_command(
     seconds: float | None,
     seed: int,
     fmt: str | None,
+    walk_flips: int,
     out: str | None,
     as_json: bool,
 ) -> None:
@@ -72,11 +81,19 @@ def reduce_command(
     \b
     Examples:
       flipforge reduce builtin:winograd            # 24 naive -> 15
+      flipforge reduce best-23.json --walk 200000  # sparser scheme first (ZT flips), then CSE
       flipforge reduce laderman.exp --method random --restarts 200 --out laderman.txt
     """
     scheme, domain, label = _one_verified(path, fmt)
     if restarts < 1:
         fail(f"--restarts must be at least 1, not {restarts}")
+    before = None
+    if walk_flips:
+        from flipforge.schemes.metrics import naive_additions
+        from flipforge.search.sparse import sparsest
+
+        before = naive_additions(scheme)
+        scheme = sparsest(scheme, walk_flips, seed)
     r = _reduce(scheme, method, seed, restarts, seconds)
     if out:
         try:
@@ -90,6 +107,7 @@ def reduce_command(
         "domain": domain,
         "method": method,
         "naive": r.naive,
+        "naive_before_walk": before,
         "reduced": r.additions,
         "reduced_u": r.u.additions,
         "reduced_v": r.v.additions,
