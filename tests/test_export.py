@@ -7,10 +7,11 @@ import json
 import shutil
 import subprocess
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
-from flipforge.schemes import Scheme, matmul_tensor
+from flipforge.schemes import Scheme, matmul_tensor, read_schemes
 from flipforge.schemes.additions import check_program, reduce_additions
 from flipforge.schemes.export import export_code
 from flipforge.search.packing import naive_scheme, pack, unpack
@@ -186,3 +187,18 @@ def test_cli_refuses_what_it_cannot_export(flipforge_cmd, tmp_path):
     for args, code, needle in cases:
         out = subprocess.run([*flipforge_cmd, *args], capture_output=True, text=True)
         assert out.returncode == code and needle in out.stderr and "Traceback" not in out.stderr, (args, out.stderr)
+
+
+def test_flipforges_own_sparse_ternary_333_needs_at_most_62_additions(flipforge_cmd):
+    path = Path(__file__).resolve().parents[1] / "schemes" / "collection" / "3x3x3-r23-ZT-sparse.json"
+    (s,) = read_schemes(path)
+    assert s.rank == 23 and verify(s, "Z").valid and max(int(abs(x)) for a in s.factors for x in a.flat) == 1
+    assert "flipforge" in s.meta["found_by"]
+    r = reduce_additions(s, "greedy")
+    check_program(r)
+    assert r.additions <= 62
+    out = subprocess.run(
+        [*flipforge_cmd, "reduce", str(path), "--walk", "2000", "--json"], capture_output=True, text=True
+    )
+    j = json.loads(out.stdout)
+    assert out.returncode == 0 and j["naive"] <= j["naive_before_walk"] and j["reduced"] < j["naive"]
