@@ -202,3 +202,14 @@ def test_flipforges_own_sparse_ternary_333_needs_at_most_62_additions(flipforge_
     )
     j = json.loads(out.stdout)
     assert out.returncode == 0 and j["naive"] <= j["naive_before_walk"] and j["reduced"] < j["naive"]
+
+
+def test_cse_reproduces_perminovs_published_additions(reference):
+    folder = reference / "perminov_fmm" / "schemes" / "results" / "addition_reduced_ZT"
+    files = sorted(folder.glob("3x3x3_m23_cr*_ZT_reduced.json"))
+    if not files:
+        pytest.skip(f"no 3x3x3 addition-reduced schemes in {folder}")
+    for path in files:
+        published = int(path.name.split("_cr")[1].split("_")[0])
+        (s,) = read_schemes(path)
+        assert reduce_additions(s, "greedy").additions <= published, path.name
