@@ -123,6 +123,14 @@ def _naive(scheme: Scheme) -> int:
     return sum(max(len(f) - 1, 0) for fam in family_forms(scheme) for f in fam)
 
 
+def _assignments(plan: _Plan, coef: Callable[[Fraction, str], str], prefix: str, suffix: str = "") -> list[str]:
+    """The fresh variables and the products, one assignment per line."""
+    lines = [f"{prefix}{t} = {_linear(terms, coef)}{suffix}" for t, terms in plan.temps]
+    for mn, left, right in plan.products:
+        lines.append(f"{prefix}{mn} = {_paren(_linear(left, coef))} * {_paren(_linear(right, coef))}{suffix}")
+    return lines
+
+
 def _python(plan: _Plan, name: str, header: list[str]) -> str:
     n, m, p = plan.fmt
     lines = ['"""' + header[0], *header[1:], '"""', "", "from fractions import Fraction", "", ""]
@@ -132,10 +140,7 @@ def _python(plan: _Plan, name: str, header: list[str]) -> str:
         lines.append(f"    {', '.join(plan.a[i * m : (i + 1) * m])}{',' if m == 1 else ''} = A[{i}]")
     for j in range(m):
         lines.append(f"    {', '.join(plan.b[j * p : (j + 1) * p])}{',' if p == 1 else ''} = B[{j}]")
-    for t, terms in plan.temps:
-        lines.append(f"    {t} = {_linear(terms, _py_coef)}")
-    for mn, left, right in plan.products:
-        lines.append(f"    {mn} = {_paren(_linear(left, _py_coef))} * {_paren(_linear(right, _py_coef))}")
+    lines += _assignments(plan, _py_coef, "    ")
     for o, terms in plan.outputs:
         lines.append(f"    {o} = {_linear(terms, _py_coef, '0 * m1')}")
     rows = ", ".join("[" + ", ".join(c for i2, _, c in plan.c if i2 == i) + "]" for i in range(n))
@@ -216,10 +221,7 @@ def _c(plan: _Plan, name: str, header: list[str]) -> str:
     for j in range(m):
         for k in range(p):
             lines.append(f"    const double {plan.b[j * p + k]} = B[{j} * ldb + {k}];")
-    for t, terms in plan.temps:
-        lines.append(f"    const double {t} = {_linear(terms, _c_coef)};")
-    for mn, left, right in plan.products:
-        lines.append(f"    const double {mn} = {_paren(_linear(left, _c_coef))} * {_paren(_linear(right, _c_coef))};")
+    lines += _assignments(plan, _c_coef, "    const double ", ";")
     out_names = {c for _, _, c in plan.c}
     for o, terms in plan.outputs:
         if o not in out_names:
@@ -284,8 +286,6 @@ def program_text(reduced: ReducedScheme, domain: str) -> str:
     """The straight-line program of a reduced scheme as plain assignments (any domain)."""
     plan = _plan(reduced.scheme, reduced)
     lines = [f"# {h}" for h in _header(reduced.scheme, reduced, domain)]
-    lines += [f"{t} = {_linear(terms, _py_coef)}" for t, terms in plan.temps]
-    for mn, le, ri in plan.products:
-        lines.append(f"{mn} = {_paren(_linear(le, _py_coef))} * {_paren(_linear(ri, _py_coef))}")
+    lines += _assignments(plan, _py_coef, "")
     lines += [f"{o} = {_linear(terms, _py_coef)}" for o, terms in plan.outputs]
     return "\n".join(lines) + "\n"
