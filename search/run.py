@@ -389,7 +389,8 @@ def execute(
                 break
             if all(done) or not any(p.is_alive() for p in procs):
                 status = "error"
-                error = error or "every worker process ended unexpectedly"
+                codes = ", ".join(str(p.exitcode) for p in procs)
+                error = error or f"every worker process ended unexpectedly (exit codes {codes})"
                 break
             if now - last_ckpt >= checkpoint_every:
                 checkpoint(now - t0)
