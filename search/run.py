@@ -42,6 +42,7 @@ from .worker import pools_from_wire, pools_to_wire, worker_main
 __all__ = ["Reporter", "Summary", "create_run", "execute", "load_target", "start_pools"]
 
 CHECKPOINT_EVERY = 30.0
+MAX_RESPAWNS = 3
 
 
 class Reporter(Protocol):
@@ -280,17 +281,20 @@ def execute(
     stop = ctx.Event()
     wire = pools_to_wire(pools)
     params = {"pool_size": config.pool_size, **config.params}
-    procs = [
-        ctx.Process(
+    parent = os.getpid()
+
+    def start_worker(w: int, seed: int, pools_wire: Any) -> Any:
+        proc = ctx.Process(
             target=worker_main,
-            args=(w, config.domain, wire, params, int(seeds[w]), target, out, stop, os.getpid()),
+            args=(w, config.domain, pools_wire, params, seed, target, out, stop, parent),
             daemon=True,
             name=f"flipforge-worker-{w}",
         )
-        for w in range(workers)
-    ]
-    for p in procs:
-        p.start()
+        proc.start()
+        return proc
+
+    procs = [start_worker(w, int(seeds[w]), wire) for w in range(workers)]
+    respawns = [0] * workers
     run.event("start", session=session, workers=workers, seed=config.seed, time_limit=time_limit)
     state["status"] = "running"
 
@@ -387,10 +391,27 @@ def execute(
             if time_limit is not None and now - t0 >= time_limit:
                 status = "time"
                 break
-            if all(done) or not any(p.is_alive() for p in procs):
+            if all(done):
                 status = "error"
-                codes = ", ".join(str(p.exitcode) for p in procs)
-                error = error or f"every worker process ended unexpectedly (exit codes {codes})"
+                error = error or "every worker stopped before the target (see events.jsonl)"
+                break
+            lost = [w for w, p in enumerate(procs) if not done[w] and not p.is_alive()]
+            if lost:
+                _drain(out, handle)
+            for w in (w for w in lost if not done[w]):
+                # a worker that died (killed, out of memory, crashed) is replaced from the latest pools
+                respawns[w] += 1
+                code = procs[w].exitcode
+                run.event("worker_lost", worker=w, exitcode=code, respawn=respawns[w])
+                if reporter:
+                    reporter.note(f"worker {w} ended unexpectedly (exit code {code}); starting a new one")
+                if respawns[w] > MAX_RESPAWNS:
+                    status, error = "error", f"worker {w} keeps ending unexpectedly (last exit code {code})"
+                    break
+                merged = _merge_pools([x if x is not None else pools for x in snaps], config.pool_size * workers)
+                reseed = np.random.SeedSequence([config.seed, session, w, respawns[w]]).generate_state(1, np.uint64)
+                procs[w] = start_worker(w, int(reseed[0]), pools_to_wire(merged))
+            if status == "error":
                 break
             if now - last_ckpt >= checkpoint_every:
                 checkpoint(now - t0)

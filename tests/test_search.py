@@ -230,3 +230,17 @@ def test_progress_reports_during_a_run(tmp_path):
     assert last["flips"] > 0 and last["rate"] > 0 and len(last["working"]) == len(last["pool_sizes"]) == 2
     assert "best rank" in _line(last)
     PlainReporter(every=0).update(last)  # prints a line; must not fail
+
+
+def test_a_killed_worker_is_replaced(flipforge_cmd, tmp_path):
+    proc = _start(flipforge_cmd, tmp_path, "--time", "6")
+    time.sleep(0.5)
+    victim = _children(proc.pid)[0]
+    os.kill(victim, signal.SIGKILL)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, err  # the time budget ran out; the run itself went on
+    events = [json.loads(x) for x in (tmp_path / "run" / "events.jsonl").read_text().splitlines()]
+    lost = [e for e in events if e["event"] == "worker_lost"]
+    assert len(lost) == 1 and lost[0]["exitcode"] == -signal.SIGKILL
+    assert events[-1]["event"] == "stop" and events[-1]["status"] == "time"
+    assert "ended unexpectedly" in err and "Traceback" not in err
