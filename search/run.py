@@ -33,6 +33,7 @@ from flipforge.schemes import (
 from flipforge.schemes import native_text as scheme_text
 from flipforge.schemes.db import SchemeDB, best_known_table
 from flipforge.verify import VerifyResult, verify
+from flipforge.verify.lift import lift
 
 from .packing import Packed, check_width, naive_scheme, pack, search_domain, unpack
 from .rundir import RunConfig, RunDir, atomic_write, default_runs_root, new_run_id, target_label
@@ -157,6 +158,7 @@ def create_run(
     runs_root: Path | None = None,
     db: str | Path | None = None,
     beyond: bool = False,
+    lift_to: str | None = None,
 ) -> RunDir:
     """Check the inputs, create the run directory and its first checkpoint.
 
@@ -180,6 +182,8 @@ def create_run(
             )
     if pool_size < 1:
         raise SchemeError(f"--pool-size must be at least 1, not {pool_size}")
+    if lift_to is not None and (domain == "ZT" or lift_to.upper() not in ("ZT", "Z", "Q")):
+        raise SchemeError("--lift needs a search over F2 or F3 and a target ZT, Z or Q")
     pools = start_pools(tensor, domain, start)
     label = target_label(tensor)
     root = runs_root or default_runs_root()
@@ -195,6 +199,7 @@ def create_run(
         label=label,
         db=db_path,
         target_source=target_source,
+        lift=lift_to,
     )
     run = RunDir(path)
     run.create(config, tensor)
@@ -354,6 +359,8 @@ def execute(
                     run.event("db_error", rank=rank, reason=str(exc))
                     if reporter:
                         reporter.note(f"could not store rank {rank} in the database: {exc}")
+            if config.lift:
+                _lift_best(run, scheme, rank, config, db, reporter, w)
             run.event(
                 "best",
                 rank=rank,
@@ -450,6 +457,33 @@ def execute(
             if db is not None:
                 db.close()
     return summary(status, sum(flips), elapsed, error)
+
+
+def _lift_best(
+    run: RunDir, scheme: Scheme, rank: int, config: RunConfig, db: SchemeDB | None, reporter: Any, worker: int
+) -> None:
+    """Lift a new best from F2/F3 to the ring asked for with --lift; store it beside the original."""
+    result = lift(scheme, config.lift or "Q")
+    if not result.lifted:
+        run.event("lift_failed", rank=rank, reason=result.reason)
+        return
+    name = f"best-{rank}-{result.domain}.json"
+    atomic_write(run.path / name, scheme_text(result.scheme))  # type: ignore[arg-type]
+    run.event("lifted", rank=rank, domain=result.domain, steps=result.steps, file=name)
+    if reporter:
+        reporter.note(f"rank {rank} lifted to {result.domain} -> {run.path / name}")
+    if db is not None:
+        try:
+            db.add(
+                result.scheme,
+                result.domain,
+                run=run.run_id,
+                seed=config.seed,
+                worker=worker,
+                source=str(run.path / name),
+            )
+        except FlipforgeError as exc:
+            run.event("db_error", rank=rank, reason=str(exc))
 
 
 def _drain(out: Any, handle: Any) -> None:

@@ -73,6 +73,7 @@ class RunConfig:
     label: str = ""
     db: str | None = None  # the scheme database every new best goes into (absolute path), or None
     target_source: str | None = None  # where the target rank came from when not given
+    lift: str | None = None  # lift every new best to this ring (ZT, Z or Q)
 
     def walk_params(self) -> WalkParams:
         return WalkParams(pool_size=self.pool_size, **self.params)

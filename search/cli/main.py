@@ -12,6 +12,7 @@ from .code_cmd import export_command, reduce_command
 from .convert_cmd import convert_command
 from .db_cmd import db_group
 from .info_cmd import info_command
+from .lift_cmd import lift_command
 from .search_cmd import resume_command, runs_command, search_command
 from .verify_cmd import verify_command
 
@@ -48,6 +49,7 @@ cli.add_command(bench_group)
 cli.add_command(db_group)
 cli.add_command(reduce_command)
 cli.add_command(export_command)
+cli.add_command(lift_command)
 
 
 def main() -> None:

@@ -111,6 +111,13 @@ def _run(run: RunDir, workers: int, seconds: float | None, quiet: bool, as_json:
     help="Scheme database for every new best  [default: $FLIPFORGE_DB or runs/flipforge.db]",
 )
 @click.option("--no-db", is_flag=True, help="Do not write to a database (best schemes still go to the run directory).")
+@click.option(
+    "--lift",
+    "lift_to",
+    type=click.Choice(["ZT", "Z", "Q"], case_sensitive=False),
+    default=None,
+    help="Lift every new best (F2/F3 searches) to this ring and store both.",
+)
 @click.option("--beyond", is_flag=True, help="Without --target-rank: aim one below the best-known rank (a record).")
 @click.option("--json", "as_json", is_flag=True, help="End with a one-line JSON summary on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
@@ -130,6 +137,7 @@ def search_command(
     run_dir: str | None,
     db_path: str | None,
     no_db: bool,
+    lift_to: str | None,
     beyond: bool,
     as_json: bool,
     quiet: bool,
@@ -175,6 +183,7 @@ def search_command(
         run_dir=run_dir,
         db=None if no_db else (db_path or default_db_path()),
         beyond=beyond,
+        lift_to=lift_to.upper() if lift_to else None,
     )
     workers = workers or _default_workers()
     state = run.state()

@@ -1,0 +1,119 @@
+"""Hensel lifting: what lifts does, verified exactly; what cannot lift says why."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import numpy as np
+import pytest
+from flipforge.schemes import Scheme, SchemeError, matmul_tensor, read_entries, read_schemes, write_schemes
+from flipforge.search.packing import naive_scheme, pack, unpack
+from flipforge.search.pool import PoolSearch, WalkParams
+from flipforge.verify import verify
+from flipforge.verify.lift import lift
+
+
+def _mod2(s: Scheme) -> Scheme:
+    return Scheme.from_arrays(s.tensor, np.abs(s.u) % 2, np.abs(s.v) % 2, np.abs(s.w) % 2, "F2")
+
+
+def _found_f2(fmt: str, target: int) -> Scheme:
+    start = pack(naive_scheme(matmul_tensor(fmt)), "F2")
+    ps = PoolSearch({start.rank: [start]}, "F2", WalkParams(), 1)
+    while ps.best_rank > target:
+        ps.step()
+    return unpack(ps.pools[target].members[0], matmul_tensor(fmt))
+
+
+def test_strassen_mod_2_lifts_back_to_a_ternary_scheme():
+    r = lift(_mod2(Scheme.strassen()), "Z")
+    assert r.lifted and r.domain == "ZT" and verify(r.scheme, "Z").valid and r.scheme.rank == 7
+
+
+def test_flipforges_own_333_23_over_f2_lifts_to_z():
+    s = _found_f2("3x3x3", 23)
+    assert str(s.domain) == "F2" and not verify(s, "Z").valid
+    r = lift(s, "Z")
+    assert r.lifted and r.domain in ("ZT", "Z") and verify(r.scheme, "Z").valid
+    assert r.scheme.meta["lifted_from"] == "F2"
+
+
+def test_invalid_input_is_refused():
+    s = _mod2(Scheme.strassen()).take_terms(list(range(6)))
+    with pytest.raises(SchemeError, match="not valid over F2"):
+        lift(s, "Z")
+    with pytest.raises(SchemeError, match="prime field"):
+        lift(Scheme.strassen(), "Z")
+
+
+def test_444_47_over_f2_does_not_lift(reference):
+    s = read_schemes(reference / "kauers_moosbauer_flips" / "solutions" / "444-47-mod2.exp")[0].with_domain("F2")
+    r = lift(s, "Q")
+    assert not r.lifted and "step 1 has no solution" in r.reason
+
+
+def test_f3_to_q_needs_one_half(reference):
+    entries = read_entries(reference / "alphaevolve" / "alphaevolve_decompositions.npz")
+    (q,) = [e for e in entries if isinstance(e, Scheme) and e.fmt == (2, 4, 5)]
+    assert q.rank == 32 and not q.is_integral  # rank 32 needs 1/2 (rank over Z is 33)
+    r = lift(q.with_domain("F3"), "Q")
+    assert r.lifted and r.domain == "Q" and verify(r.scheme, "Q").valid and not r.scheme.is_integral
+
+
+def test_cli_lift_exit_codes(flipforge_cmd, tmp_path):
+    write_schemes([_mod2(Scheme.strassen())], tmp_path / "s-mod2.json")
+    out = subprocess.run(
+        [
+            *flipforge_cmd,
+            "lift",
+            str(tmp_path / "s-mod2.json"),
+            "--to",
+            "ZT",
+            "--json",
+            "--out",
+            str(tmp_path / "lifted.json"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    j = json.loads(out.stdout)
+    assert out.returncode == 0 and j["lifted"] and j["domain"] == "ZT" and j["rank"] == 7
+    assert {"steps", "seconds", "out"} <= set(j)
+    (back,) = read_schemes(tmp_path / "lifted.json")
+    assert str(back.domain) == "ZT" and verify(back, "Z").valid
+    again = subprocess.run([*flipforge_cmd, "lift", str(tmp_path / "lifted.json")], capture_output=True, text=True)
+    assert again.returncode == 2 and "already valid over ZT" in again.stderr
+
+
+def test_search_lifts_every_best(flipforge_cmd, tmp_path):
+    out = subprocess.run(
+        [
+            *flipforge_cmd,
+            "search",
+            "3x3x3",
+            "-r",
+            "23",
+            "-w",
+            "1",
+            "--seed",
+            "2",
+            "--lift",
+            "Z",
+            "--json",
+            "--quiet",
+            "--run-dir",
+            "run",
+            "--no-db",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    events = [json.loads(x) for x in (tmp_path / "run" / "events.jsonl").read_text().splitlines()]
+    lifted = [e for e in events if e["event"] == "lifted"]
+    assert lifted and lifted[-1]["rank"] == 23
+    (s,) = read_schemes(tmp_path / "run" / lifted[-1]["file"])
+    assert s.rank == 23 and verify(s, "Z").valid and str(s.domain) in ("ZT", "Z")

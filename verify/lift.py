@@ -1,0 +1,288 @@
+"""Hensel lifting of a scheme valid mod p to Z or Q, with rational reconstruction.
+
+A scheme (U, V, W) valid mod p is corrected step by step: if it is valid mod p^k, the residual
+R = (T - sum u⊗v⊗w) / p^k is an integer tensor and a correction (dU, dV, dW) solving the
+linearised Brent equations  J · (dU, dV, dW) = R  (mod p)  makes it valid mod p^(k+1). The
+Jacobian J mod p depends only on the scheme mod p, so it is reduced to echelon form once and
+every step is a cheap replay on the new right-hand side.
+
+First only the coefficients that are nonzero mod p are unknowns (the support is kept), which
+removes most of the freedom; if that system has no solution, every coefficient becomes an
+unknown (a 0 mod 2 may become 2), support first. Free variables keep their starting values, so
+the lifted p-adic point is pinned by small integers. After the last step every coefficient is turned into
+the fraction a/b with |a|, |b| <= sqrt(p^k / 2) that it equals mod p^k (rational
+reconstruction) and the result is verified exactly. When a step's system has no solution the
+scheme does not lift with this support, and the result says at which step.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+from flipforge.schemes import Domain, Scheme, SchemeError
+from flipforge.schemes.coeffs import residues
+
+from .brent import verify
+
+__all__ = ["LiftResult", "lift"]
+
+_MAX_MODULUS = 1 << 26  # keeps every product of two residues times the rank inside int64
+
+
+@dataclass
+class LiftResult:
+    """The outcome of a lift; ``scheme`` is set (and verified) when ``lifted``."""
+
+    lifted: bool
+    scheme: Scheme | None
+    domain: str | None
+    steps: int
+    seconds: float
+    reason: str | None = None
+    attempts: int = 1
+
+    def as_dict(self) -> dict:
+        return {
+            "lifted": self.lifted,
+            "domain": self.domain,
+            "rank": self.scheme.rank if self.scheme is not None else None,
+            "steps": self.steps,
+            "seconds": round(self.seconds, 4),
+            "attempts": self.attempts,
+            "reason": self.reason,
+        }
+
+
+class _Echelon:
+    """Row reduction of J mod p, recorded so that it can be replayed on any right-hand side."""
+
+    def __init__(self, jac: np.ndarray, p: int) -> None:
+        a = jac % p
+        rows, cols = a.shape
+        self.p = p
+        self.ops: list[tuple[int, int, int, np.ndarray, np.ndarray]] = []
+        self.pivots: list[int] = []
+        r = 0
+        for c in range(cols):
+            if r == rows:
+                break
+            nz = np.flatnonzero(a[r:, c])
+            if nz.size == 0:
+                continue
+            prow = r + int(nz[0])
+            if prow != r:
+                a[[r, prow]] = a[[prow, r]]
+            inv = pow(int(a[r, c]), -1, p)
+            a[r] = (a[r] * inv) % p
+            targets = np.flatnonzero(a[:, c])
+            targets = targets[targets != r]
+            factors = a[targets, c].copy()
+            if targets.size:
+                a[targets] = (a[targets] - factors[:, None] * a[r][None, :]) % p
+            self.ops.append((r, prow, inv, targets, factors))
+            self.pivots.append(c)
+            r += 1
+        self.rank = r
+        self.cols = cols
+
+    def solve(self, rhs: np.ndarray) -> np.ndarray | None:
+        """A solution of J x = rhs mod p with the free variables 0, or None when there is none."""
+        b = rhs % self.p
+        for r, prow, inv, targets, factors in self.ops:
+            if prow != r:
+                b[[r, prow]] = b[[prow, r]]
+            b[r] = (b[r] * inv) % self.p
+            if targets.size:
+                b[targets] = (b[targets] - factors * b[r]) % self.p
+        if np.any(b[self.rank :]):
+            return None
+        x = np.zeros(self.cols, dtype=np.int64)
+        x[self.pivots] = b[: self.rank]
+        return x
+
+
+class _Echelon2(_Echelon):
+    """The same over F2 with rows packed into bytes: a row operation is one XOR of packed rows."""
+
+    def __init__(self, jac: np.ndarray) -> None:  # noqa: D107
+        packed = np.packbits((jac & 1).astype(np.uint8), axis=1)
+        rows, cols = jac.shape
+        self.p = 2
+        self.ops = []
+        self.pivots = []
+        r = 0
+        for c in range(cols):
+            if r == rows:
+                break
+            byte, shift = c >> 3, 7 - (c & 7)
+            nz = np.flatnonzero((packed[r:, byte] >> shift) & 1)
+            if nz.size == 0:
+                continue
+            prow = r + int(nz[0])
+            if prow != r:
+                packed[[r, prow]] = packed[[prow, r]]
+            targets = np.flatnonzero((packed[:, byte] >> shift) & 1)
+            targets = targets[targets != r]
+            if targets.size:
+                packed[targets] ^= packed[r]
+            self.ops.append((r, prow, 1, targets, np.ones(targets.size, dtype=np.int64)))
+            self.pivots.append(c)
+            r += 1
+        self.rank = r
+        self.cols = cols
+
+
+def _jacobian(u: np.ndarray, v: np.ndarray, w: np.ndarray, unknowns: list[tuple[int, int, int]]) -> np.ndarray:
+    """Column per unknown (factor f, term t, index i): the derivative of sum u⊗v⊗w."""
+    shape = (u.shape[1], v.shape[1], w.shape[1])
+    jac = np.zeros((shape[0] * shape[1] * shape[2], len(unknowns)), dtype=np.int64)
+    for col, (f, t, i) in enumerate(unknowns):
+        if f == 0:
+            block = np.zeros(shape, dtype=np.int64)
+            block[i] = np.outer(v[t], w[t])
+        elif f == 1:
+            block = np.zeros(shape, dtype=np.int64)
+            block[:, i] = np.outer(u[t], w[t])
+        else:
+            block = np.zeros(shape, dtype=np.int64)
+            block[:, :, i] = np.outer(u[t], v[t])
+        jac[:, col] = block.ravel()
+    return jac
+
+
+def _product_mod(u: np.ndarray, v: np.ndarray, w: np.ndarray, mod: int) -> np.ndarray:
+    vw = (v[:, :, None] * w[:, None, :] % mod).reshape(u.shape[0], -1)
+    return (u.T @ vw % mod).reshape(u.shape[1], v.shape[1], w.shape[1])
+
+
+def _reconstruct(x: int, mod: int) -> Fraction | None:
+    """a/b = x mod ``mod`` with |a|, |b| <= sqrt(mod/2), or None (Wang's algorithm)."""
+    bound = math.isqrt(mod // 2)
+    r0, r1, s0, s1 = mod, x % mod, 0, 1
+    while r1 > bound:
+        q = r0 // r1
+        r0, r1, s0, s1 = r1, r0 - q * r1, s1, s0 - q * s1
+    if abs(s1) > bound or s1 == 0 or math.gcd(r1, abs(s1)) != 1:
+        return None
+    return Fraction(r1, s1)
+
+
+Step = tuple[Scheme | None, int, str | None]
+
+
+def _lift_steps(scheme: Scheme, p: int, steps: int, order: np.ndarray, full: bool = False) -> Iterator[Step]:
+    """Lift step by step; after steps 4, 8, 16, ... and the last, yield the reconstructed scheme
+    (or None and a reason). Stops after a yield with a reason that no later step can change."""
+    res = [residues(a, p) for a in scheme.factors]
+    if any(r is None for r in res):
+        yield None, 0, f"a coefficient has a denominator divisible by {p}"
+        return
+    # symmetric representatives: p-1 -> -1 keeps the starting integers small
+    u, v, w = (np.where(r > p // 2, r - p, r).astype(np.int64) for r in res)  # type: ignore[union-attr]
+    unknowns = [(f, t, i) for f, a in enumerate((u, v, w)) for t, i in zip(*np.nonzero(a), strict=True)]
+    unknowns = [unknowns[k] for k in order if k < len(unknowns)]
+    if full:  # positions that are 0 mod p may become multiples of p (e.g. a coefficient 2 over F2)
+        unknowns += [(f, t, i) for f, a in enumerate((u, v, w)) for t, i in zip(*np.nonzero(a == 0), strict=True)]
+    jac = _jacobian(u, v, w, unknowns)
+    ech = _Echelon2(jac) if p == 2 else _Echelon(jac, p)
+    target = scheme.tensor.array.astype(np.int64)
+    mod = p
+    for k in range(1, steps + 1):
+        nxt = mod * p
+        resid = (target - _product_mod(u, v, w, nxt)) % nxt
+        if np.any(resid % mod):
+            yield None, k, f"internal error: not valid mod {p}^{k}"
+            return
+        x = ech.solve((resid // mod).ravel())
+        if x is None:
+            yield None, k, f"the linear system at step {k} has no solution (not liftable with this support)"
+            return
+        for (f, t, i), val in zip(unknowns, x, strict=True):
+            if val:
+                (u, v, w)[f][t, i] = ((u, v, w)[f][t, i] + mod * int(val)) % nxt
+        mod = nxt
+        if k == steps or (k >= 4 and k & (k - 1) == 0):
+            yield _reconstructed(scheme, (u, v, w), mod), k, None
+
+
+def _reconstructed(scheme: Scheme, factors: tuple[np.ndarray, ...], mod: int) -> Scheme | None:
+    out = []
+    cache: dict[int, Fraction | None] = {}
+    for a in factors:
+        arr = np.empty(a.shape, dtype=object)
+        for idx, val in np.ndenumerate(a):
+            val = int(val) % mod
+            if val not in cache:
+                cache[val] = _reconstruct(val, mod)
+            if cache[val] is None:
+                return None
+            arr[idx] = cache[val]
+        out.append(arr)
+    return Scheme.from_arrays(scheme.tensor, *out, None, dict(scheme.meta))
+
+
+def lift(scheme: Scheme, to: str = "Q", steps: int | None = None, attempts: int = 8, seed: int = 0) -> LiftResult:
+    """Lift a scheme valid over F_p (its claimed domain) to ``to`` (ZT, Z or Q).
+
+    Tries the natural order of unknowns first, then ``attempts - 1`` random orders (other free
+    variables), and returns the first lift that verifies exactly in the target domain.
+    """
+    t0 = time.perf_counter()
+    goal = Domain.parse(to).name
+    if goal not in ("ZT", "Z", "Q"):
+        raise SchemeError(f"lift targets ZT, Z or Q, not {goal}")
+    dom = scheme.domain
+    if dom is None or dom.p is None:
+        raise SchemeError("lifting starts from a scheme over a prime field F_p (claim F2/F3 or use --domain)")
+    if not verify(scheme, dom).valid:
+        raise SchemeError(f"the scheme is not valid over {dom}; nothing to lift")
+    p = dom.p
+    k = steps or max(1, int(math.log(_MAX_MODULUS) / math.log(p)))
+    if p**k > _MAX_MODULUS:
+        raise SchemeError(f"--steps {k} is too many for p = {p} (at most {int(math.log(_MAX_MODULUS) / math.log(p))})")
+    nvars = sum(int(np.count_nonzero(residues(a, p))) for a in scheme.factors)  # type: ignore[arg-type]
+    rng = np.random.default_rng(seed)
+    reason = None
+    full = False
+    for attempt in range(1, attempts + 1):
+        order = np.arange(nvars) if attempt == 1 else rng.permutation(nvars)
+        for lifted, done, why in _lift_steps(scheme, p, k, order, full):
+            if lifted is None:
+                reason = why or f"rational reconstruction failed after {done} steps (coefficients too large)"
+                continue
+            for name in ("ZT", "Z", "Q"):
+                if _rank_of(name) <= _rank_of(goal) and _fits(lifted, name) and verify(lifted, name).valid:
+                    result = lifted.with_domain(name).with_meta(lifted_from=str(dom), lift_steps=done)
+                    return LiftResult(True, result, name, done, time.perf_counter() - t0, None, attempt)
+            if verify(lifted, "Q").valid:
+                reason = f"the lift holds over {_best_name(lifted)}, not {goal}"
+            else:
+                reason = f"after {done} steps the reconstructed coefficients do not satisfy the Brent equations"
+        if reason and "no solution" in reason:
+            if full:  # not even with every coefficient free: the order of the unknowns cannot help
+                reason = reason.split(" (")[0] + ", even with every coefficient free: the scheme does not lift"
+                break
+            full = True  # let coefficients that are 0 mod p move too
+            reason = reason.replace("this support", "its support")
+    return LiftResult(False, None, None, k, time.perf_counter() - t0, reason, attempt)
+
+
+def _ternary(s: Scheme) -> bool:
+    return s.is_integral and all(max(abs(int(x)) for x in a.flat) <= 1 for a in s.factors if a.size)
+
+
+def _fits(s: Scheme, name: str) -> bool:
+    return name == "Q" or (s.is_integral and (name == "Z" or _ternary(s)))
+
+
+def _rank_of(name: str) -> int:
+    return {"ZT": 0, "Z": 1, "Q": 2}[name]
+
+
+def _best_name(s: Scheme) -> str:
+    return "ZT" if _ternary(s) else "Z" if s.is_integral else "Q"
