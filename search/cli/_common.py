@@ -13,7 +13,17 @@ from typing import Any
 import click
 from flipforge.schemes import FlipforgeError, FormatError, Scheme, iter_scheme_files, read_entries
 
-__all__ = ["EXIT_OK", "EXIT_FAIL", "EXIT_BAD_INPUT", "Source", "iter_sources", "friendly_errors", "fail", "emit_json"]
+__all__ = [
+    "EXIT_OK",
+    "EXIT_FAIL",
+    "EXIT_BAD_INPUT",
+    "Source",
+    "iter_sources",
+    "one_source",
+    "friendly_errors",
+    "fail",
+    "emit_json",
+]
 
 EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT = 0, 1, 2
 BUILTIN_PREFIX = "builtin:"
@@ -105,3 +115,13 @@ def emit_json(rows: list[dict[str, Any]]) -> None:
     """A JSON array with one object per line: valid JSON that is also easy to grep."""
     body = ",\n".join("  " + json.dumps(r, default=str) for r in rows)
     click.echo("[\n" + body + "\n]" if rows else "[]")
+
+
+def one_source(path: str, fmt: str | None) -> Source:
+    """The single readable scheme in PATH (a command that takes one scheme), or exit 2 saying why."""
+    sources = list(iter_sources((path,), fmt))
+    if len(sources) != 1:
+        fail(f"{path} holds {len(sources)} schemes; give one file with one scheme (flipforge convert splits files)")
+    if sources[0].scheme is None:
+        fail(f"cannot read {sources[0].error}")
+    return sources[0]

@@ -11,19 +11,14 @@ from flipforge.schemes.additions import METHODS, ReducedScheme, check_program, r
 from flipforge.schemes.export import LANGUAGES, export_code, program_text
 from flipforge.verify import verify
 
-from ._common import EXIT_FAIL, fail, friendly_errors, iter_sources
+from ._common import EXIT_FAIL, fail, friendly_errors, one_source
 
 __all__ = ["reduce_command", "export_command"]
 
 
 def _one_verified(path: str, fmt: str | None) -> tuple[Scheme, str, str]:
     """The single scheme in PATH, verified; returns (scheme, domain name, label)."""
-    sources = list(iter_sources((path,), fmt))
-    if len(sources) != 1:
-        fail(f"{path} holds {len(sources)} schemes; give one file with one scheme (flipforge convert splits files)")
-    src = sources[0]
-    if src.scheme is None:
-        fail(f"cannot read {src.error}")
+    src = one_source(path, fmt)
     res = verify(src.scheme)
     if not res.valid:
         fail(f"{src.label} is not a valid scheme ({res.summary()}); refusing to use it", EXIT_FAIL)

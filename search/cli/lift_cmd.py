@@ -11,7 +11,7 @@ from flipforge.schemes import Domain, native_text
 from flipforge.verify import infer_domain, verify
 from flipforge.verify.lift import lift
 
-from ._common import EXIT_FAIL, EXIT_OK, fail, friendly_errors, iter_sources
+from ._common import EXIT_FAIL, EXIT_OK, fail, friendly_errors, one_source
 
 __all__ = ["lift_command"]
 
@@ -57,12 +57,7 @@ def lift_command(
       flipforge lift runs/<run>/best-23.json --to Z --out laderman-z.json
       flipforge lift 444-47-mod2.exp           # exit 1: not liftable
     """
-    sources = list(iter_sources((path,), fmt))
-    if len(sources) != 1:
-        fail(f"{path} holds {len(sources)} schemes; lift takes one")
-    src = sources[0]
-    if src.scheme is None:
-        fail(f"cannot read {src.error}")
+    src = one_source(path, fmt)
     scheme = src.scheme
     dom = Domain.parse(domain) if domain else (scheme.domain or infer_domain(scheme))
     if dom.p is None:
