@@ -1,4 +1,4 @@
-"""Hensel lifting: what lifts does, verified exactly; what cannot lift says why."""
+"""Hensel lifting (what lifts does, verified exactly; what cannot lift says why) and equivalence invariants."""
 
 from __future__ import annotations
 
@@ -8,10 +8,14 @@ import subprocess
 import numpy as np
 import pytest
 from flipforge.schemes import Scheme, SchemeError, matmul_tensor, read_entries, read_schemes, write_schemes
+from flipforge.schemes.symmetry import isotropy
 from flipforge.search.packing import naive_scheme, pack, unpack
 from flipforge.search.pool import PoolSearch, WalkParams
 from flipforge.verify import verify
+from flipforge.verify.equivalence import compare, fingerprint
 from flipforge.verify.lift import lift
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 def _mod2(s: Scheme) -> Scheme:
@@ -117,3 +121,46 @@ def test_search_lifts_every_best(flipforge_cmd, tmp_path):
     assert lifted and lifted[-1]["rank"] == 23
     (s,) = read_schemes(tmp_path / "run" / lifted[-1]["file"])
     assert s.rank == 23 and verify(s, "Z").valid and str(s.domain) in ("ZT", "Z")
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    mats=st.lists(
+        st.sampled_from([((1, 1), (0, 1)), ((1, 0), (1, 1)), ((0, 1), (1, 0)), ((1, 0), (0, -1)), ((2, 1), (1, 1))]),
+        min_size=3,
+        max_size=3,
+    ),
+    perm_seed=st.integers(0, 10**6),
+    base=st.sampled_from(["strassen", "winograd", "naive"]),
+)
+def test_equivalent_schemes_share_the_fingerprint(mats, perm_seed, base):
+    s = {"strassen": Scheme.strassen, "winograd": Scheme.strassen_winograd, "naive": lambda: Scheme.naive("2x2x2")}[
+        base
+    ]()
+    x, y, z = (np.array(m) for m in mats)
+    t = isotropy(s, x, y, z).take_terms(np.random.default_rng(perm_seed).permutation(s.rank))
+    assert verify(t, "Q").valid
+    assert fingerprint(t) == fingerprint(s)
+    assert fingerprint(t, "F3") == fingerprint(s, "F3")
+
+
+def test_inequivalent_schemes_are_told_apart(flipforge_cmd, tmp_path):
+    s = Scheme.strassen()
+    # split term 0 of Strassen: a⊗b⊗c = a'⊗b⊗c + (a - a')⊗b⊗c gives another rank-8 scheme
+    u = np.vstack([s.u, s.u[:1]])
+    u[0] = [1, 0, 0, 0]
+    u[7] = s.u[0] - u[0]
+    split = Scheme.from_arrays((2, 2, 2), u, np.vstack([s.v, s.v[:1]]), np.vstack([s.w, s.w[:1]]), "Z")
+    assert verify(split, "Z").valid
+    same, why = compare(split, Scheme.naive("2x2x2"))
+    assert not same and "rank profiles differ" in why
+    assert compare(Scheme.strassen(), Scheme.strassen_winograd())[0]  # de Groote: all rank-7 schemes are equivalent
+    write_schemes([split], tmp_path / "split.json")
+    out = subprocess.run(
+        [*flipforge_cmd, "equiv", str(tmp_path / "split.json"), "builtin:naive:2x2x2"], capture_output=True, text=True
+    )
+    assert out.returncode == 1 and "not equivalent" in out.stdout
+    out = subprocess.run(
+        [*flipforge_cmd, "equiv", "builtin:strassen", "builtin:winograd", "--json"], capture_output=True, text=True
+    )
+    assert out.returncode == 0 and json.loads(out.stdout)["possibly_equivalent"]

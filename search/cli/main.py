@@ -11,6 +11,7 @@ from .bench_cmd import bench_group
 from .code_cmd import export_command, reduce_command
 from .convert_cmd import convert_command
 from .db_cmd import db_group
+from .equiv_cmd import equiv_command
 from .info_cmd import info_command
 from .lift_cmd import lift_command
 from .search_cmd import resume_command, runs_command, search_command
@@ -50,6 +51,7 @@ cli.add_command(db_group)
 cli.add_command(reduce_command)
 cli.add_command(export_command)
 cli.add_command(lift_command)
+cli.add_command(equiv_command)
 
 
 def main() -> None:

@@ -1,0 +1,56 @@
+"""``flipforge equiv``: are two schemes (possibly) equivalent under the symmetries of <n,m,p>?"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from flipforge.schemes import Domain
+from flipforge.verify import verify
+from flipforge.verify.equivalence import compare, fingerprint
+
+from ._common import EXIT_FAIL, EXIT_OK, fail, friendly_errors, one_source
+
+__all__ = ["equiv_command"]
+
+
+@click.command("equiv")
+@click.argument("first", metavar="A")
+@click.argument("second", metavar="B")
+@click.option("--domain", "-d", default=None, help="Compare over Q, F2, F3, ... (default: Q if both hold over Q).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@friendly_errors
+def equiv_command(first: str, second: str, domain: str | None, as_json: bool) -> None:
+    """Compare invariants of two schemes of one format (factor ranks, proportional factors).
+
+    Different invariants prove that no isotropy, term permutation, scaling or cyclic/transpose
+    symmetry maps A to B ("not equivalent", exit 1). Equal invariants say "possibly equivalent"
+    (exit 0): the invariants cannot prove equivalence.
+    """
+    a, b = one_source(first, None).scheme, one_source(second, None).scheme
+    if domain:
+        dom = Domain.parse(domain)
+    else:
+        dom = next((Domain.parse(d) for d in ("Q", "F2", "F3") if verify(a, d).valid and verify(b, d).valid), None)
+        if dom is None:
+            fail("the two schemes hold in no common domain among Q, F2, F3; give --domain")
+    for label, s in ((first, a), (second, b)):
+        if not verify(s, dom).valid:
+            fail(f"{label} is not valid over {dom}")
+    same, why = compare(a, b, dom)
+    if as_json:
+        fa = fingerprint(a, dom) if a.fmt == b.fmt else None
+        click.echo(
+            json.dumps(
+                {
+                    "possibly_equivalent": same,
+                    "domain": str(dom),
+                    "reason": why,
+                    "rank_profile": [list(t) for t in fa.rank_profile] if fa else None,
+                }
+            )
+        )
+    else:
+        click.echo(why)
+    sys.exit(EXIT_OK if same else EXIT_FAIL)
