@@ -164,3 +164,20 @@ def test_inequivalent_schemes_are_told_apart(flipforge_cmd, tmp_path):
         [*flipforge_cmd, "equiv", "builtin:strassen", "builtin:winograd", "--json"], capture_output=True, text=True
     )
     assert out.returncode == 0 and json.loads(out.stdout)["possibly_equivalent"]
+
+
+def test_alphatensor_f2_schemes_lift_exactly_when_an_integer_scheme_of_that_rank_exists(reference):
+    from flipforge.schemes.db import best_known_table
+
+    z_best = {row["format"]: row["Z"] for row in best_known_table()}
+    entries = read_entries(reference / "alphatensor" / "factorizations_f2.npz")
+    checked = 0
+    for s in (e for e in entries if isinstance(e, Scheme) and max(e.fmt) <= 4):
+        fmt = "x".join(map(str, sorted(s.fmt)))
+        r = lift(s.with_domain("F2"), "Q")
+        if s.rank >= z_best[fmt]:
+            assert r.lifted and verify(r.scheme, "Q").valid, (fmt, s.rank, r.reason)
+        else:  # below every known ring scheme: <4,4,4>:47
+            assert not r.lifted and "does not lift" in r.reason, (fmt, s.rank)
+        checked += 1
+    assert checked >= 10
