@@ -17,7 +17,7 @@ from .coeffs import exact_array
 from .errors import SchemeError
 from .scheme import Scheme
 
-__all__ = ["exact_inverse", "isotropy", "scale_terms"]
+__all__ = ["exact_inverse", "isotropy", "scale_terms", "rotate", "transpose"]
 
 
 def exact_inverse(mat: np.ndarray) -> np.ndarray:
@@ -69,3 +69,24 @@ def scale_terms(scheme: Scheme, a: list, b: list) -> Scheme:
         [[c / (Fraction(s) * Fraction(q)) for c in row] for s, q, row in zip(a, b, scheme.w, strict=True)], dtype=object
     )
     return replace(scheme, u=exact_array(ua), v=exact_array(vb), w=exact_array(wc))
+
+
+def rotate(scheme: Scheme) -> Scheme:
+    """The cyclic symmetry: (U, V, W) read as a scheme for <m,p,n> (the same tensor when n = m = p)."""
+    if scheme.fmt is None:
+        raise SchemeError("the cyclic symmetry is defined for matrix multiplication schemes")
+    n, m, p = scheme.fmt
+    return Scheme.from_arrays((m, p, n), scheme.v, scheme.w, scheme.u, scheme.domain, dict(scheme.meta), check=False)
+
+
+def transpose(scheme: Scheme) -> Scheme:
+    """C^T = B^T A^T: a scheme for <n,m,p> becomes one for <p,m,n>."""
+    if scheme.fmt is None:
+        raise SchemeError("the transpose symmetry is defined for matrix multiplication schemes")
+    n, m, p = scheme.fmt
+    u = np.array([row.reshape(m, p).T.reshape(-1) for row in scheme.v])  # A' = B^T (p x m)
+    v = np.array([row.reshape(n, m).T.reshape(-1) for row in scheme.u])  # B' = A^T (m x n)
+    w = np.array([row.reshape(p, n).T.reshape(-1) for row in scheme.w])  # C'^T = C (n x p)
+    r = scheme.rank
+    u, v, w = (a.reshape(r, -1) for a in (u, v, w))
+    return Scheme.from_arrays((p, m, n), u, v, w, scheme.domain, dict(scheme.meta), check=False)

@@ -8,11 +8,12 @@ import subprocess
 import numpy as np
 import pytest
 from flipforge.schemes import Scheme, SchemeError, matmul_tensor, read_entries, read_schemes, write_schemes
-from flipforge.schemes.symmetry import isotropy
+from flipforge.schemes.canonical import canonical_hash
+from flipforge.schemes.symmetry import isotropy, rotate, transpose
 from flipforge.search.packing import naive_scheme, pack, unpack
 from flipforge.search.pool import PoolSearch, WalkParams
 from flipforge.verify import verify
-from flipforge.verify.equivalence import compare, fingerprint
+from flipforge.verify.equivalence import compare, find_isotropy, fingerprint
 from flipforge.verify.lift import lift
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -181,3 +182,21 @@ def test_alphatensor_f2_schemes_lift_exactly_when_an_integer_scheme_of_that_rank
             assert not r.lifted and "does not lift" in r.reason, (fmt, s.rank)
         checked += 1
     assert checked >= 10
+
+
+def test_the_isotropy_between_equivalent_small_schemes_is_found(flipforge_cmd):
+    s, w = Scheme.strassen(), Scheme.strassen_winograd()
+    found = find_isotropy(s, w, "Q")
+    assert found is not None and found["symmetry"] == "identity"
+    mapped = isotropy(s, *(np.array(found[k]) for k in ("X", "Y", "Z")))
+    assert canonical_hash(mapped, "Q") == canonical_hash(w, "Q")  # the same terms, exactly
+    image = transpose(rotate(isotropy(s, np.array([[1, 1], [0, 1]]), np.eye(2, dtype=int), np.array([[0, 1], [1, 0]]))))
+    assert find_isotropy(s, image, "F2") is not None and find_isotropy(s, image, "Q") is not None
+    assert find_isotropy(Scheme.naive("2x2x2"), Scheme.naive("2x2x2").take_terms([7, 6, 5, 4, 3, 2, 1, 0]), "F2")
+    out = subprocess.run(
+        [*flipforge_cmd, "equiv", "builtin:strassen", "builtin:winograd", "--find", "--json"],
+        capture_output=True,
+        text=True,
+    )
+    j = json.loads(out.stdout)
+    assert out.returncode == 0 and j["isotropy"] and j["reason"].startswith("equivalent")

@@ -16,12 +16,13 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from fractions import Fraction
+from itertools import product
 
 import numpy as np
 from flipforge.schemes import Domain, Scheme, SchemeError
 from flipforge.schemes.coeffs import residues
 
-__all__ = ["Fingerprint", "fingerprint", "compare"]
+__all__ = ["Fingerprint", "fingerprint", "compare", "find_isotropy"]
 
 
 def _rank(mat: list[list], p: int | None) -> int:
@@ -141,3 +142,110 @@ def compare(a: Scheme, b: Scheme, domain: Domain | str = "Q") -> tuple[bool, str
 def _short(f: Fingerprint) -> str:
     c = Counter(f.rank_profile)
     return ", ".join(f"{k}x{''.join(map(str, t))}" for t, k in sorted(c.items()))
+
+
+_SEARCH_LIMIT = 300_000  # (X, Y) pairs at most; beyond that the format is not "small"
+
+
+def _group(n: int, p: int | None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Invertible n x n matrices with their inverses: all of GL(n, F_p), or over Q the integer
+    matrices with entries in {-1, 0, 1} and determinant ±1 (their inverses are integral)."""
+    values = range(p) if p else (-1, 0, 1)
+    out = []
+    for entries in product(values, repeat=n * n):
+        mat = np.array(entries, dtype=np.int64).reshape(n, n)
+        det = round(np.linalg.det(mat))
+        if p:
+            if det % p == 0:
+                continue
+            inv = (np.round(np.linalg.inv(mat) * det).astype(np.int64) * pow(det % p, -1, p)) % p
+        else:
+            if abs(det) != 1:
+                continue
+            inv = np.round(np.linalg.inv(mat)).astype(np.int64)
+        out.append((mat, inv))
+    return out
+
+
+def _codes(mats: np.ndarray, p: int | None) -> np.ndarray:
+    """One sortable code per factor (last two axes a matrix), up to a nonzero scalar."""
+    flat = mats.reshape(*mats.shape[:-2], -1)
+    if p:
+        flat = flat % p
+        lead = np.take_along_axis(flat, np.argmax(flat != 0, axis=-1)[..., None], axis=-1)
+        inv = np.array([0] + [pow(x, -1, p) for x in range(1, p)], dtype=np.int64)
+        flat = flat * inv[lead] % p
+        base = p
+    else:
+        g = np.gcd.reduce(np.abs(flat), axis=-1)[..., None]
+        g = np.where(g == 0, 1, g)
+        lead = np.take_along_axis(flat, np.argmax(flat != 0, axis=-1)[..., None], axis=-1)
+        flat = flat // g * np.where(lead < 0, -1, 1)
+        base = 1 << 32  # one fixed base, so codes from different calls compare
+        flat = flat + (base >> 1)
+    weights = base ** np.arange(flat.shape[-1], dtype=object)
+    return (flat.astype(object) * weights).sum(axis=-1)
+
+
+def _transform(scheme: Scheme, x: tuple, y: tuple, z: tuple, p: int | None) -> Scheme:
+    (xm, xi), (ym, yi), (zm, zi) = x, y, z
+    n, m, q = scheme.fmt  # type: ignore[misc]
+    u, v, w = (np.asarray(a, dtype=np.int64) for a in scheme.factors)
+    nu = np.einsum("ji,tjk,lk->til", xm, u.reshape(-1, n, m), yi).reshape(u.shape[0], -1)
+    nv = np.einsum("ji,tjk,lk->til", ym, v.reshape(-1, m, q), zi).reshape(v.shape[0], -1)
+    c = w.reshape(-1, q, n).transpose(0, 2, 1)
+    nc = np.einsum("ij,tjk,kl->til", xi, c, zm)
+    nw = nc.transpose(0, 2, 1).reshape(w.shape[0], -1)
+    if p:
+        nu, nv, nw = nu % p, nv % p, nw % p
+    return Scheme.from_arrays(scheme.fmt, nu, nv, nw, None, {}, check=False)
+
+
+def find_isotropy(a: Scheme, b: Scheme, domain: Domain | str = "Q") -> dict | None:
+    """An explicit symmetry mapping A onto B for small formats, or None when the search finds none.
+
+    Searches the cyclic/transpose variants of A the format allows, then isotropies (X, Y, Z) from
+    GL over F_p, or over Q from the integer matrices with entries in {-1,0,1} and det ±1 (so over
+    Q a None is not a proof). Raises SchemeError when the format is too large to search.
+    """
+    from flipforge.schemes.canonical import canonical_hash
+    from flipforge.schemes.symmetry import rotate, transpose
+
+    if a.fmt is None or a.fmt != b.fmt or a.rank != b.rank:
+        return None
+    dom = Domain.parse(domain)
+    p = dom.p
+    if not p and not (a.is_integral and b.is_integral):
+        raise SchemeError("the isotropy search over Q needs integer schemes")
+    n, m, q = a.fmt
+    groups = {k: _group(k, p) for k in {n, m, q}} if max(n, m, q) <= (3 if p == 2 else 2) else None
+    if groups is None or len(groups[n]) * len(groups[m]) > _SEARCH_LIMIT:
+        limit = "sides up to 3 over F2, 2 otherwise"
+        raise SchemeError(f"{a.tensor.label()} is too large for the isotropy search ({limit})")
+    target = canonical_hash(b, dom)
+    bu = sorted(_codes(np.asarray(b.u, dtype=np.int64).reshape(-1, n, m), p).tolist())
+    bv = sorted(_codes(np.asarray(b.v, dtype=np.int64).reshape(-1, m, q), p).tolist())
+    variants = [("identity", a)]
+    if n == m == q:
+        variants += [("cyclic", rotate(a)), ("cyclic twice", rotate(rotate(a)))]
+    if n == q:
+        variants += [(f"transpose after {name}", transpose(s)) for name, s in list(variants)]
+    for name, s in variants:
+        su = np.asarray(s.u, dtype=np.int64).reshape(-1, n, m)
+        sv = np.asarray(s.v, dtype=np.int64).reshape(-1, m, q)
+        y_inv_t = np.stack([yi.T for _, yi in groups[m]])
+        for x in groups[n]:
+            xu = np.einsum("ji,tjk->tik", x[0], su)
+            moved = np.einsum("tik,bkl->btil", xu, y_inv_t)
+            codes = _codes(moved, p)
+            for yk in range(len(groups[m])):
+                if sorted(codes[yk].tolist()) != bu:
+                    continue
+                y = groups[m][yk]
+                yv = np.einsum("ji,tjk->tik", y[0], sv)
+                for z in groups[q]:
+                    if sorted(_codes(np.einsum("tik,kl->til", yv, z[1].T), p).tolist()) != bv:
+                        continue
+                    if canonical_hash(_transform(s, x, y, z, p), dom) == target:
+                        return {"symmetry": name, "X": x[0].tolist(), "Y": y[0].tolist(), "Z": z[0].tolist()}
+    return None

@@ -264,11 +264,12 @@ def lift(scheme: Scheme, to: str = "Q", steps: int | None = None, attempts: int 
             else:
                 reason = f"after {done} steps the reconstructed coefficients do not satisfy the Brent equations"
         if reason and "no solution" in reason:
-            if full:  # not even with every coefficient free: the order of the unknowns cannot help
+            if not full:
+                full = True  # let coefficients that are 0 mod p move too
+            elif "at step 1 " in reason:  # step 1 does not depend on earlier choices: no order can help
                 reason = reason.split(" (")[0] + ", even with every coefficient free: the scheme does not lift"
                 break
-            full = True  # let coefficients that are 0 mod p move too
-            reason = reason.replace("this support", "its support")
+            # a later step failed: other free-variable choices (orders) may still lift it
     return LiftResult(False, None, None, k, time.perf_counter() - t0, reason, attempt)
 
 

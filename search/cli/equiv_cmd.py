@@ -8,7 +8,7 @@ import sys
 import click
 from flipforge.schemes import Domain
 from flipforge.verify import verify
-from flipforge.verify.equivalence import compare, fingerprint
+from flipforge.verify.equivalence import compare, find_isotropy, fingerprint
 
 from ._common import EXIT_FAIL, EXIT_OK, fail, friendly_errors, one_source
 
@@ -19,14 +19,17 @@ __all__ = ["equiv_command"]
 @click.argument("first", metavar="A")
 @click.argument("second", metavar="B")
 @click.option("--domain", "-d", default=None, help="Compare over Q, F2, F3, ... (default: Q if both hold over Q).")
+@click.option("--find", is_flag=True, help="Small formats: search for the symmetry that maps A onto B.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @friendly_errors
-def equiv_command(first: str, second: str, domain: str | None, as_json: bool) -> None:
+def equiv_command(first: str, second: str, domain: str | None, find: bool, as_json: bool) -> None:
     """Compare invariants of two schemes of one format (factor ranks, proportional factors).
 
     Different invariants prove that no isotropy, term permutation, scaling or cyclic/transpose
     symmetry maps A to B ("not equivalent", exit 1). Equal invariants say "possibly equivalent"
-    (exit 0): the invariants cannot prove equivalence.
+    (exit 0): the invariants cannot prove equivalence. With --find (sides up to 3 over F2, up to
+    2 over Q) flipforge searches for the isotropy (X, Y, Z) and, when it finds one, says
+    "equivalent" and prints it; over Q only matrices with entries in {-1,0,1} are tried.
     """
     a, b = one_source(first, None).scheme, one_source(second, None).scheme
     if domain:
@@ -39,6 +42,11 @@ def equiv_command(first: str, second: str, domain: str | None, as_json: bool) ->
         if not verify(s, dom).valid:
             fail(f"{label} is not valid over {dom}")
     same, why = compare(a, b, dom)
+    found = find_isotropy(a, b, dom) if (find and same) else None
+    if found:
+        why = f"equivalent: {found['symmetry']} then isotropy X={found['X']} Y={found['Y']} Z={found['Z']}"
+    elif find and same:
+        why += "; no isotropy found in the searched set"
     if as_json:
         fa = fingerprint(a, dom) if a.fmt == b.fmt else None
         click.echo(
@@ -47,6 +55,7 @@ def equiv_command(first: str, second: str, domain: str | None, as_json: bool) ->
                     "possibly_equivalent": same,
                     "domain": str(dom),
                     "reason": why,
+                    "isotropy": found,
                     "rank_profile": [list(t) for t in fa.rank_profile] if fa else None,
                 }
             )
