@@ -26,6 +26,7 @@ from fractions import Fraction
 import numpy as np
 from flipforge.schemes import Domain, Scheme, SchemeError
 from flipforge.schemes.coeffs import residues
+from flipforge.schemes.metrics import coefficient_class
 
 from .brent import verify
 
@@ -172,7 +173,7 @@ def _reconstruct(x: int, mod: int) -> Fraction | None:
     return Fraction(r1, s1)
 
 
-Step = tuple[Scheme | None, int, str | None]
+Step = tuple[Scheme | None, int, str | None, bool]  # (scheme, step, reason, the linear system failed)
 
 
 def _lift_steps(scheme: Scheme, p: int, steps: int, order: np.ndarray, full: bool = False) -> Iterator[Step]:
@@ -180,7 +181,7 @@ def _lift_steps(scheme: Scheme, p: int, steps: int, order: np.ndarray, full: boo
     (or None and a reason). Stops after a yield with a reason that no later step can change."""
     res = [residues(a, p) for a in scheme.factors]
     if any(r is None for r in res):
-        yield None, 0, f"a coefficient has a denominator divisible by {p}"
+        yield None, 0, f"a coefficient has a denominator divisible by {p}", False
         return
     # symmetric representatives: p-1 -> -1 keeps the starting integers small
     u, v, w = (np.where(r > p // 2, r - p, r).astype(np.int64) for r in res)  # type: ignore[union-attr]
@@ -196,18 +197,18 @@ def _lift_steps(scheme: Scheme, p: int, steps: int, order: np.ndarray, full: boo
         nxt = mod * p
         resid = (target - _product_mod(u, v, w, nxt)) % nxt
         if np.any(resid % mod):
-            yield None, k, f"internal error: not valid mod {p}^{k}"
+            yield None, k, f"internal error: not valid mod {p}^{k}", False
             return
         x = ech.solve((resid // mod).ravel())
         if x is None:
-            yield None, k, f"the linear system at step {k} has no solution (not liftable with this support)"
+            yield None, k, f"the linear system at step {k} has no solution", True
             return
         for (f, t, i), val in zip(unknowns, x, strict=True):
             if val:
                 (u, v, w)[f][t, i] = ((u, v, w)[f][t, i] + mod * int(val)) % nxt
         mod = nxt
         if k == steps or (k >= 4 and k & (k - 1) == 0):
-            yield _reconstructed(scheme, (u, v, w), mod), k, None
+            yield _reconstructed(scheme, (u, v, w), mod), k, None, False
 
 
 def _reconstructed(scheme: Scheme, factors: tuple[np.ndarray, ...], mod: int) -> Scheme | None:
@@ -242,48 +243,43 @@ def lift(scheme: Scheme, to: str = "Q", steps: int | None = None, attempts: int 
     if not verify(scheme, dom).valid:
         raise SchemeError(f"the scheme is not valid over {dom}; nothing to lift")
     p = dom.p
-    k = steps or max(1, int(math.log(_MAX_MODULUS) / math.log(p)))
-    if p**k > _MAX_MODULUS:
-        raise SchemeError(f"--steps {k} is too many for p = {p} (at most {int(math.log(_MAX_MODULUS) / math.log(p))})")
+    most = int(math.log(_MAX_MODULUS) / math.log(p))
+    k = steps or max(1, most)
+    if k > most:
+        raise SchemeError(f"--steps {k} is too many for p = {p} (at most {most})")
     nvars = sum(int(np.count_nonzero(residues(a, p))) for a in scheme.factors)  # type: ignore[arg-type]
     rng = np.random.default_rng(seed)
-    reason = None
+    reason = ""
     full = False
     for attempt in range(1, attempts + 1):
         order = np.arange(nvars) if attempt == 1 else rng.permutation(nvars)
-        for lifted, done, why in _lift_steps(scheme, p, k, order, full):
+        stuck_at = None
+        for lifted, done, why, unsolvable in _lift_steps(scheme, p, k, order, full):
+            if unsolvable:
+                stuck_at = done
             if lifted is None:
                 reason = why or f"rational reconstruction failed after {done} steps (coefficients too large)"
                 continue
+            found = coefficient_class(lifted)
             for name in ("ZT", "Z", "Q"):
-                if _rank_of(name) <= _rank_of(goal) and _fits(lifted, name) and verify(lifted, name).valid:
+                if _rank_of(found) <= _rank_of(name) <= _rank_of(goal) and verify(lifted, name).valid:
                     result = lifted.with_domain(name).with_meta(lifted_from=str(dom), lift_steps=done)
                     return LiftResult(True, result, name, done, time.perf_counter() - t0, None, attempt)
             if verify(lifted, "Q").valid:
-                reason = f"the lift holds over {_best_name(lifted)}, not {goal}"
+                reason = f"the lift holds over {found}, not {goal}"
             else:
                 reason = f"after {done} steps the reconstructed coefficients do not satisfy the Brent equations"
-        if reason and "no solution" in reason:
-            if not full:
-                full = True  # let coefficients that are 0 mod p move too
-            elif "at step 1 " in reason:  # step 1 does not depend on earlier choices: no order can help
-                reason = reason.split(" (")[0] + ", even with every coefficient free: the scheme does not lift"
-                break
-            # a later step failed: other free-variable choices (orders) may still lift it
-    return LiftResult(False, None, None, k, time.perf_counter() - t0, reason, attempt)
-
-
-def _ternary(s: Scheme) -> bool:
-    return s.is_integral and all(max(abs(int(x)) for x in a.flat) <= 1 for a in s.factors if a.size)
-
-
-def _fits(s: Scheme, name: str) -> bool:
-    return name == "Q" or (s.is_integral and (name == "Z" or _ternary(s)))
+        if stuck_at is None:
+            continue
+        if not full:
+            full = True  # let coefficients that are 0 mod p move too
+            reason += " (not liftable with its support)"
+        elif stuck_at == 1:  # step 1 does not depend on earlier choices: no order can help
+            reason += ", even with every coefficient free: the scheme does not lift"
+            break
+        # a later step failed: other free-variable choices (orders) may still lift it
+    return LiftResult(False, None, None, k, time.perf_counter() - t0, reason or None, attempt)
 
 
 def _rank_of(name: str) -> int:
     return {"ZT": 0, "Z": 1, "Q": 2}[name]
-
-
-def _best_name(s: Scheme) -> str:
-    return "ZT" if _ternary(s) else "Z" if s.is_integral else "Q"
