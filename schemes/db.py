@@ -29,7 +29,7 @@ from .errors import FlipforgeError
 from .formats.native import from_native_dict, to_native_dict
 from .metrics import coefficient_class, naive_additions
 from .scheme import Scheme
-from .tensor import format_name
+from .tensor import sorted_format_name
 
 __all__ = [
     "DatabaseError",
@@ -98,7 +98,7 @@ def best_known_table() -> list[dict[str, Any]]:
 
 
 def _sorted_format(fmt: tuple[int, int, int] | None, label: str) -> str:
-    return format_name(tuple(sorted(fmt))) if fmt else label  # type: ignore[arg-type]
+    return sorted_format_name(fmt) if fmt else label
 
 
 def rank_classes(domain: str, coefficients: str) -> list[str]:

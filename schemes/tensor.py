@@ -15,7 +15,7 @@ import numpy as np
 
 from .errors import TensorError
 
-__all__ = ["Tensor", "parse_format", "matmul_tensor", "load_tensor", "format_name"]
+__all__ = ["Tensor", "parse_format", "matmul_tensor", "load_tensor", "format_name", "sorted_format_name"]
 
 MAX_DIM = 64
 
@@ -41,6 +41,12 @@ def parse_format(text: str | tuple[int, int, int] | list[int]) -> tuple[int, int
 def format_name(fmt: tuple[int, int, int]) -> str:
     """The CLI spelling of a format, ``3x4x5``."""
     return "x".join(str(d) for d in fmt)
+
+
+def sorted_format_name(fmt: str | tuple[int, int, int]) -> str:
+    """The format with n <= m <= p (``5x3x4`` -> ``3x4x5``): rank does not depend on the order,
+    so best-known tables and the database key formats this way."""
+    return format_name(tuple(sorted(parse_format(fmt))))  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, eq=False)

@@ -23,7 +23,6 @@ from flipforge.schemes import (
     Scheme,
     SchemeError,
     Tensor,
-    format_name,
     iter_scheme_files,
     load_tensor,
     matmul_tensor,
@@ -32,11 +31,13 @@ from flipforge.schemes import (
 )
 from flipforge.schemes import native_text as scheme_text
 from flipforge.schemes.db import SchemeDB, best_known_table
+from flipforge.schemes.tensor import sorted_format_name
 from flipforge.verify import VerifyResult, verify
 from flipforge.verify.lift import lift
 
 from .packing import Packed, check_width, naive_scheme, pack, search_domain, unpack
 from .rundir import RunConfig, RunDir, atomic_write, default_runs_root, new_run_id, target_label
+from .store import open_db
 from .walk import kernels_cached, prepare_kernels
 from .worker import pools_from_wire, pools_to_wire, worker_main
 
@@ -98,20 +99,14 @@ def _verified(packed: Packed, tensor: Tensor, meta: dict[str, Any] | None = None
     return scheme, result
 
 
-def open_db(path: str | Path) -> SchemeDB:
-    """The scheme database, verifying every scheme it is given."""
-    return SchemeDB(path, verify)
-
-
-def default_target(tensor: Tensor, domain: str, db_path: str | Path | None) -> tuple[int | None, str | None]:
+def default_target(tensor: Tensor, domain: str, db: SchemeDB | None) -> tuple[int | None, str | None]:
     """The best-known rank of a matmul format over the search domain: the database's table
     (literature plus flipforge's records) or, without a database, the shipped literature table."""
     if tensor.fmt is None:
         return None, None
-    fmt = format_name(tuple(sorted(tensor.fmt)))
-    if db_path is not None:
-        with open_db(db_path) as db:
-            row = db.best_known_row(fmt, domain)
+    fmt = sorted_format_name(tensor.fmt)
+    if db is not None:
+        row = db.best_known_row(fmt, domain)
         return (row[0], row[1]) if row else (None, None)
     for row in best_known_table():
         if row["format"] == fmt:
@@ -170,16 +165,13 @@ def create_run(
     if target_rank is not None and target_rank < 1:
         raise SchemeError(f"--target-rank must be at least 1, not {target_rank}")
     db_path = str(Path(db).resolve()) if db is not None else None
-    if db_path is not None:
-        open_db(db_path).close()  # a bad database is bad input now, not an error later in the run
+    # opening the database here makes a bad one bad input now, not an error later in the run
+    with open_db(db_path) if db_path else contextlib.nullcontext() as database:
+        known, citation = default_target(tensor, domain, database)
     target_source = None
-    if target_rank is None:
-        known, citation = default_target(tensor, domain, db_path)
-        if known is not None:
-            target_rank = known - 1 if beyond else known
-            target_source = f"best known over {domain}: {known} ({citation})" + (
-                "; --beyond: one below" if beyond else ""
-            )
+    if target_rank is None and known is not None:
+        target_rank = known - 1 if beyond else known
+        target_source = f"best known over {domain}: {known} ({citation})" + ("; --beyond: one below" if beyond else "")
     if pool_size < 1:
         raise SchemeError(f"--pool-size must be at least 1, not {pool_size}")
     if lift_to is not None and (domain == "ZT" or lift_to.upper() not in ("ZT", "Z", "Q")):
@@ -312,8 +304,12 @@ def execute(
     status, error = "time", None
     last_ckpt = last_update = t0
 
+    def latest_pools() -> dict[int, list[Packed]]:
+        """Every worker's last pool snapshot (the start pools for one that has not sent any)."""
+        return _merge_pools([s if s is not None else pools for s in snaps], config.pool_size * workers)
+
     def checkpoint(elapsed: float) -> None:
-        merged = _merge_pools([s if s is not None else pools for s in snaps], config.pool_size * workers)
+        merged = latest_pools()
         state.update(flips=flips_before + sum(flips), seconds=round(seconds_before + elapsed, 3), best_rank=best_rank)
         run.write_checkpoint(state, merged)
 
@@ -415,7 +411,7 @@ def execute(
                 if respawns[w] > MAX_RESPAWNS:
                     status, error = "error", f"worker {w} keeps ending unexpectedly (last exit code {code})"
                     break
-                merged = _merge_pools([x if x is not None else pools for x in snaps], config.pool_size * workers)
+                merged = latest_pools()
                 reseed = np.random.SeedSequence([config.seed, session, w, respawns[w]]).generate_state(1, np.uint64)
                 procs[w] = start_worker(w, int(reseed[0]), pools_to_wire(merged))
             if status == "error":

@@ -11,20 +11,17 @@ from typing import TypeVar
 
 import click
 from flipforge.schemes import Domain, write_schemes
-from flipforge.schemes.db import RANK_CLASSES, SchemeDB, default_db_path
+from flipforge.schemes.db import RANK_CLASSES
+from flipforge.schemes.tensor import sorted_format_name
+from flipforge.search.store import open_db
 from flipforge.verify import verify
 
 from ._common import EXIT_BAD_INPUT, EXIT_FAIL, EXIT_OK, fail, friendly_errors, iter_sources
 
-__all__ = ["db_group", "open_db"]
+__all__ = ["db_group"]
 
 _BATCH = 500
 T = TypeVar("T")
-
-
-def open_db(path: str | None, readonly: bool = False) -> SchemeDB:
-    """The database at ``path`` (default ``$FLIPFORGE_DB`` or runs/flipforge.db), verifying on write."""
-    return SchemeDB(path or default_db_path(), verify, readonly=readonly)
 
 
 @click.group("db")
@@ -100,7 +97,7 @@ def import_command(db_path: str | None, paths: tuple[str, ...], fmt: str | None,
 @friendly_errors
 def list_command(db_path: str | None, fmt: str | None, domain: str | None, rank: int | None, as_json: bool) -> None:
     """List stored schemes, by format, rank and naive additions."""
-    sorted_fmt = _sorted(fmt) if fmt else None
+    sorted_fmt = sorted_format_name(fmt) if fmt else None
     dom = Domain.parse(domain).name if domain else None
     with open_db(db_path, readonly=True) as db:
         rows = db.list(sorted_fmt, dom, rank)
@@ -181,7 +178,7 @@ def export_command(
     if spec.writer is None:
         fail(f"format {to_fmt} is read-only")
     with open_db(db_path, readonly=True) as db:
-        rows = db.list(_sorted(fmt) if fmt else None, Domain.parse(domain).name if domain else None, rank)
+        rows = db.list(sorted_format_name(fmt) if fmt else None, Domain.parse(domain).name if domain else None, rank)
     out = Path(folder)
     for r in rows:
         write_schemes([r.scheme()], out / f"{r.format}-r{r.rank}-{r.domain}-{r.id}{spec.extensions[0]}", to_fmt)
@@ -197,9 +194,3 @@ def _chunks(items: Iterator[T], size: int) -> Iterator[list[T]]:
             chunk = []
     if chunk:
         yield chunk
-
-
-def _sorted(fmt: str) -> str:
-    from flipforge.schemes import format_name, parse_format
-
-    return format_name(tuple(sorted(parse_format(fmt))))  # type: ignore[arg-type]

@@ -193,7 +193,7 @@ def search_command(
     else:
         goal = f"target rank {config.target_rank}" + (f" ({config.target_source})" if config.target_source else "")
     click.echo(
-        f"run {run.run_id} ({run.path}): {run.config().label} over {run.config().domain} from rank "
+        f"run {run.run_id} ({run.path}): {config.label} over {config.domain} from rank "
         f"{state['start_rank']} ({start}), {goal}, {workers} worker(s), seed {seed}",
         err=True,
     )
