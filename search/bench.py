@@ -9,7 +9,7 @@ from .index import new_arena
 from .packing import naive_scheme, pack, search_domain
 from .pool import WalkParams
 from .run import load_target
-from .walk import walk
+from .walk import prepare_kernels, walk
 
 __all__ = ["flips_per_second"]
 
@@ -25,9 +25,7 @@ def flips_per_second(target: str, domain: str, seconds: float, seed: int = 0) ->
     start = pack(naive_scheme(tensor), domain)
     p = WalkParams()
     cap = start.rank + p.plus_delta + 2
-    t0 = time.perf_counter()
-    walk(new_arena(start.fp, start.fn, start.code, cap, seed), 1000, 0, p.plus_after, p.plus_delta, start.rank)
-    warmup = time.perf_counter() - t0
+    warmup = prepare_kernels()
     flips, walks, lowest = 0, 0, start.rank
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < seconds:

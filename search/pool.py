@@ -20,7 +20,7 @@ import numpy as np
 from .index import RANK, load, new_arena, read_factors
 from .packing import Packed
 from .params import WalkParams
-from .walk import walk
+from .walk import prepare_kernels, walk
 
 __all__ = ["WalkParams", "PoolSearch"]
 
@@ -63,9 +63,8 @@ class PoolSearch:
         self._active = False
 
     def warm_up(self) -> None:
-        """Load (or compile) the kernels now, on a scratch copy, so that timing starts afterwards."""
-        scratch = self.arena.copy()
-        walk(scratch, 10, 0, self.params.plus_after, self.params.plus_delta, int(scratch[RANK]))
+        """Load (or compile) the kernels now, so that timing starts afterwards."""
+        prepare_kernels()
 
     @property
     def best_rank(self) -> int:
