@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-__all__ = ["make_reporter", "format_duration", "format_count"]
+__all__ = ["make_reporter", "format_duration", "format_count", "WorkProgress"]
 
 
 def format_duration(seconds: float) -> str:
@@ -108,3 +108,49 @@ def make_reporter(quiet: bool) -> PlainReporter | LiveReporter | QuietReporter:
     if sys.stderr.isatty():
         return LiveReporter()
     return PlainReporter()
+
+
+class WorkProgress:
+    """Progress of long work on many items (imports, verifying folders, lifting).
+
+    On a terminal a rich progress bar with counts and rate; in a pipe or a log a plain line on
+    stderr every ``every`` seconds (nothing for work that ends sooner). ``total`` may be None when
+    the count is not known in advance. Use as a context manager and call ``advance()`` per item.
+    """
+
+    def __init__(self, label: str, total: int | None = None, every: float = 10.0, enabled: bool = True) -> None:
+        self.label, self.total, self.every = label, total, every
+        self.done = 0
+        self.t0 = self.last = time.monotonic()
+        self._bar: Any = None
+        self._task: Any = None
+        if enabled and sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+            columns.append(TextColumn("{task.fields[rate]}"))
+            self._bar = Progress(*columns, console=Console(stderr=True), transient=True)
+        self.enabled = enabled
+
+    def __enter__(self) -> WorkProgress:
+        if self._bar is not None:
+            self._bar.start()
+            self._task = self._bar.add_task(self.label, total=self.total, rate="")
+        return self
+
+    def advance(self, n: int = 1) -> None:
+        self.done += n
+        now = time.monotonic()
+        rate = self.done / (now - self.t0) if now > self.t0 else 0.0
+        if self._bar is not None:
+            self._bar.update(self._task, advance=n, rate=f"{format_count(rate)}/s")
+        elif self.enabled and now - self.last >= self.every:
+            self.last = now
+            of = f"/{self.total}" if self.total is not None else ""
+            stamp = format_duration(now - self.t0)
+            click.echo(f"[{stamp}] {self.label}: {self.done}{of} ({format_count(rate)}/s)", err=True)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
