@@ -9,10 +9,15 @@ each use saves one addition, the fresh variable costs one.
 Methods: ``greedy`` takes the most frequent pair (ties broken by a fixed order); ``random``
 restarts the greedy search with random tie-breaking and keeps the best program. Both are
 deterministic for a given seed and number of restarts.
+
+The program stays in the scheme's ring: for integer coefficients (ZT, Z, or a finite field's
+0/±1 representatives) only integer ratios are used, so a pair ``2 x_i + x_j`` becomes the fresh
+variable ``x_j + 2 x_i``, never ``x_i + 1/2 x_j``; integer input then gives integers throughout.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections import Counter
@@ -91,7 +96,9 @@ def family_forms(scheme: Scheme) -> tuple[list[Form], list[Form], list[Form]]:
     return u, v, w
 
 
-def _pairs(forms: list[Form]) -> Counter:
+def _pairs(forms: list[Form], integral: bool) -> Counter:
+    """How often each pair ``x_i + r x_j`` occurs (up to a common factor) in the forms. With
+    ``integral`` a pair is oriented so that r is an integer, and skipped when neither r nor 1/r is."""
     counts: Counter = Counter()
     for f in forms:
         items = sorted(f.items())
@@ -99,15 +106,19 @@ def _pairs(forms: list[Form]) -> Counter:
             i, ci = items[a]
             for b in range(a + 1, len(items)):
                 j, cj = items[b]
-                counts[(i, j, Fraction(cj) / Fraction(ci))] += 1
+                ratio = Fraction(cj) / Fraction(ci)
+                if not integral or ratio.denominator == 1:
+                    counts[(i, j, ratio)] += 1
+                elif ratio.numerator in (1, -1):
+                    counts[(j, i, 1 / ratio)] += 1
     return counts
 
 
-def _cse(inputs: list[str], forms: list[Form], rng: random.Random | None) -> LinearProgram:
+def _cse(inputs: list[str], forms: list[Form], rng: random.Random | None, integral: bool = False) -> LinearProgram:
     prog = LinearProgram(list(inputs), [], [dict(f) for f in forms])
     nvars = len(inputs)
     while True:
-        counts = _pairs(prog.outputs)
+        counts = _pairs(prog.outputs, integral)
         if not counts:
             break
         top = max(counts.values())
@@ -131,16 +142,26 @@ def reduce_additions(
     seed: int = 0,
     restarts: int = 20,
     seconds: float | None = None,
+    integral: bool | None = None,
 ) -> ReducedScheme:
-    """CSE on the three families; ``random`` tries ``restarts`` seeds (or until ``seconds``)."""
+    """CSE on the three families; ``random`` tries ``restarts`` seeds (or until ``seconds``).
+
+    ``integral`` (default: the scheme's coefficients are all integers) keeps every fresh variable
+    an integer combination, so that the program stays inside Z.
+    """
     if method not in METHODS:
         raise SchemeError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
+    if isinstance(restarts, bool) or not isinstance(restarts, int) or restarts < 0:
+        raise SchemeError(f"restarts must be a whole number of at least 0, not {restarts!r}")
+    if seconds is not None and not (isinstance(seconds, (int, float)) and math.isfinite(seconds) and seconds >= 0):
+        raise SchemeError(f"the time limit must be a finite number of seconds, at least 0, not {seconds!r}")
+    ints = scheme.is_integral if integral is None else integral
     names_a, names_b, _ = scheme.tensor.entry_names()
     u_forms, v_forms, w_forms = family_forms(scheme)
     m_names = [f"m{t + 1}" for t in range(scheme.rank)]
     naive = sum(max(len(f) - 1, 0) for f in (*u_forms, *v_forms, *w_forms))
     families = ((names_a, u_forms), (names_b, v_forms), (m_names, w_forms))
-    best = [_cse(inputs, forms, None) for inputs, forms in families]
+    best = [_cse(inputs, forms, None, ints) for inputs, forms in families]
     if method == "random":
         t0 = time.perf_counter()
         for k in range(restarts):
@@ -148,15 +169,25 @@ def reduce_additions(
                 break
             rng = random.Random(seed * 1_000_003 + k)
             for f, (inputs, forms) in enumerate(families):
-                cand = _cse(inputs, forms, rng)
+                cand = _cse(inputs, forms, rng, ints)
                 if cand.additions < best[f].additions:
                     best[f] = cand
     return ReducedScheme(scheme, best[0], best[1], best[2], method, naive)
 
 
 def check_program(reduced: ReducedScheme) -> None:
-    """Raise SchemeError unless every program computes exactly the scheme's forms."""
+    """Raise SchemeError unless every program computes exactly the scheme's forms, and, for a
+    scheme with integer coefficients, uses integer coefficients only (stays inside Z)."""
+    integral = reduced.scheme.is_integral
     for prog, forms in zip((reduced.u, reduced.v, reduced.w), family_forms(reduced.scheme), strict=True):
+        if integral and not _integer_program(prog):
+            raise SchemeError("internal error: the reduced program of an integer scheme uses fractions")
         for got, want in zip(prog.outputs, forms, strict=True):
             if prog.expand(got) != {k: Fraction(c) for k, c in want.items()}:
                 raise SchemeError("internal error: the reduced program does not compute the scheme")
+
+
+def _integer_program(prog: LinearProgram) -> bool:
+    """Every ratio of a fresh variable and every coefficient of an output is an integer."""
+    coefs = [r for _, _, r in prog.temps] + [c for f in prog.outputs for c in f.values()]
+    return all(Fraction(c).denominator == 1 for c in coefs)

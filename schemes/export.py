@@ -8,6 +8,9 @@ can be exported: code runs over the reals, where an F2-only scheme would compute
 
 from __future__ import annotations
 
+import builtins
+import keyword
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -17,9 +20,62 @@ from .canonical import canonical_hash
 from .errors import SchemeError
 from .scheme import Scheme
 
-__all__ = ["LANGUAGES", "export_code", "program_text"]
+__all__ = ["LANGUAGES", "check_function_name", "export_code", "program_text"]
 
 LANGUAGES = ("python", "numpy", "c", "latex", "markdown")
+
+# names the generated code itself uses: inputs a11/a1_2, b.., outputs c.., products m.., fresh s/t/u..
+_GENERATED = re.compile(r"[abcmstu]\d+(?:_\d+)?")
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_PY_LOCALS = _words("A B Fraction")
+_NP_LOCALS = _PY_LOCALS | _words("np numpy _q mul C N M P X Y bn bm bp recursive cutoff")
+_C_LOCALS = _words("A B C lda ldb ldc")
+_C_KEYWORDS = _words(
+    "auto break case char const continue default do double else enum extern float for goto if inline int long "
+    "register restrict return short signed sizeof static struct switch typedef union unsigned void volatile while "
+    "_Alignas _Alignof _Atomic _Bool _Complex _Generic _Imaginary _Noreturn _Static_assert _Thread_local "
+    "alignas alignof bool constexpr false nullptr static_assert thread_local true typeof typeof_unqual asm "
+    "_BitInt _Decimal32 _Decimal64 _Decimal128"
+)
+# main, and C library functions that compilers know as built-ins (a clash is an error or a warning)
+_C_RESERVED = _words(
+    "main abs labs llabs fabs sqrt exp log pow sin cos tan floor ceil round fma fmin fmax memcpy memset memmove "
+    "memcmp strlen strcpy strcmp malloc calloc realloc free printf fprintf sprintf snprintf puts putchar exit abort"
+)
+
+
+def check_function_name(lang: str, name: str) -> None:
+    """Raise SchemeError unless ``name`` can name the generated function in ``lang``: a valid
+    identifier there that is no keyword, no built-in it would shadow and no name the generated
+    code uses itself (``np`` for NumPy; ``a11``, ``m1``, ``A``, ...)."""
+    if not isinstance(name, str) or not name.isidentifier():
+        raise SchemeError(f"--name {name!r} is not a valid function name (letters, digits and _, not first a digit)")
+    what = None
+    if lang in ("python", "numpy"):
+        if keyword.iskeyword(name):
+            what = "a Python keyword"
+        elif name in dir(builtins):
+            what = "a Python built-in that the function would shadow"
+        elif name in (_NP_LOCALS if lang == "numpy" else _PY_LOCALS) or _GENERATED.fullmatch(name):
+            what = "a name the generated code uses itself"
+    elif lang == "c":
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            what = "not a C identifier (ASCII letters, digits and _ only)"
+        elif name in _C_KEYWORDS:
+            what = "a C keyword"
+        elif re.match(r"_[A-Z_]", name) or name.startswith("__"):
+            what = "reserved in C (it starts with two underscores, or with _ and a capital letter)"
+        elif name in _C_RESERVED:
+            what = "the name of a C function that a compiler knows (or main)"
+        elif name in _C_LOCALS or _GENERATED.fullmatch(name):
+            what = "a name the generated code uses itself"
+    if what:
+        raise SchemeError(f"--name {name!r} cannot name the {lang} function: it is {what}; choose another name")
 
 
 @dataclass
@@ -269,8 +325,7 @@ def export_code(
         raise SchemeError("only matrix multiplication schemes can be exported as code")
     if domain not in ("ZT", "Z", "Q"):
         raise SchemeError(f"the scheme holds over {domain} only; code runs over the reals (lift it to Z or Q first)")
-    if not name.isidentifier():
-        raise SchemeError(f"--name {name!r} is not a valid function name")
+    check_function_name(lang, name)
     plan = _plan(scheme, reduced)
     header = _header(scheme, reduced, domain)
     if lang == "python":

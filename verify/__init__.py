@@ -1,5 +1,29 @@
 """Exact verification of schemes over F2/F3/Fp/ZT/Z/Q."""
 
-from .brent import CHECK_DOMAINS, VerifyResult, infer_domain, product_tensor, residues, valid_over, verify
+from .brent import (
+    CHECK_DOMAINS,
+    FIELDS,
+    VerifyResult,
+    auto_domain,
+    infer_domain,
+    is_claimed,
+    product_tensor,
+    residues,
+    valid_over,
+    verify,
+    verify_where_valid,
+)
 
-__all__ = ["CHECK_DOMAINS", "VerifyResult", "infer_domain", "product_tensor", "residues", "valid_over", "verify"]
+__all__ = [
+    "CHECK_DOMAINS",
+    "FIELDS",
+    "VerifyResult",
+    "auto_domain",
+    "infer_domain",
+    "is_claimed",
+    "product_tensor",
+    "residues",
+    "valid_over",
+    "verify",
+    "verify_where_valid",
+]

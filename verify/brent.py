@@ -1,5 +1,11 @@
 """Exact validity of a scheme: do the Brent equations ``sum_r u_r ⊗ v_r ⊗ w_r = T`` hold in a domain?
 
+Where a scheme is judged when no domain is given (``auto``): the domain its source claims (the
+JSON ``domain``, a file-name token such as ``mod2`` or ``_ZT``, kept by the readers as
+``Scheme.domain``, or as ``meta["claimed_domain"]`` when its coefficients cannot even be read
+there), else the ring of its coefficients (ZT, Z or Q) — never a finite field the source did not
+name. A scheme that fails in a ring but holds over F2 or F3 says so (``holds_over``).
+
 The sum is computed with the cheapest arithmetic that is provably exact: float64 BLAS while the
 largest possible partial sum stays below 2**53, int64 below 2**62, Python integers beyond. Rational
 schemes are scaled to integers by the common denominator of each factor first; finite fields map
@@ -8,16 +14,29 @@ every coefficient to its residue (a/b becomes a·b⁻¹ mod p).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 import numpy as np
-from flipforge.schemes import Domain, Scheme
+from flipforge.schemes import Domain, DomainError, Scheme, coefficient_class
 from flipforge.schemes.coeffs import max_abs, residues
 
-__all__ = ["VerifyResult", "verify", "valid_over", "infer_domain", "product_tensor", "residues", "CHECK_DOMAINS"]
+__all__ = [
+    "VerifyResult",
+    "verify",
+    "valid_over",
+    "auto_domain",
+    "infer_domain",
+    "is_claimed",
+    "verify_where_valid",
+    "product_tensor",
+    "residues",
+    "CHECK_DOMAINS",
+    "FIELDS",
+]
 
 CHECK_DOMAINS = ("F2", "F3", "Z", "Q")
+FIELDS = ("F2", "F3")  # the fields a scheme that fails in its ring is also tried in, to say where it holds
 _FLOAT_EXACT = 2**53
 _INT64_SAFE = 2**62
 _SHOW = 5
@@ -45,16 +64,25 @@ class VerifyResult:
     failures: int = 0
     first: list[Failure] = field(default_factory=list)
     reason: str | None = None
+    holds_over: tuple[str, ...] = ()  # where an invalid scheme holds instead (F2, F3; see verify's explain)
 
     def summary(self) -> str:
-        """One phrase: VALID, or INVALID with the reason or the failing equations."""
+        """One phrase: ``VALID``; ``INVALID (why)``; or, for a scheme that fails in a ring but holds
+        over a field, ``INVALID over Z (holds over F2 only): why``."""
         if self.valid:
             return "VALID"
         if self.reason:
-            return f"INVALID ({self.reason})"
-        shown = ", ".join(str(f) for f in self.first)
-        more = "" if self.failures <= len(self.first) else ", ..."
-        return f"INVALID ({self.failures} Brent equations fail: {shown}{more})"
+            why = self.reason
+        else:
+            shown = ", ".join(str(f) for f in self.first)
+            more = "" if self.failures <= len(self.first) else ", ..."
+            fail = "Brent equation fails" if self.failures == 1 else "Brent equations fail"
+            why = f"{self.failures} {fail}: {shown}{more}"
+        if self.holds_over:
+            *most, last = self.holds_over
+            where = f"{', '.join(most)} and {last}" if most else last
+            return f"INVALID over {self.domain} (holds over {where} only): {why}"
+        return f"INVALID ({why})"
 
 
 def _integer_sum(u: np.ndarray, v: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -91,11 +119,27 @@ def product_tensor(scheme: Scheme, domain: Domain) -> tuple[np.ndarray, int] | s
     return _integer_sum(u, v, w), du * dv * dw
 
 
-def verify(scheme: Scheme, domain: Domain | str | None = None) -> VerifyResult:
-    """Check every Brent equation exactly in ``domain`` (default: the claimed or inferred one)."""
-    if domain is None and scheme.domain is None:
-        return _verify_inferred(scheme)
-    dom = Domain.parse(domain) if domain is not None else scheme.domain
+def verify(scheme: Scheme, domain: Domain | str | None = None, *, explain: bool | None = None) -> VerifyResult:
+    """Check every Brent equation exactly in ``domain`` (default: ``auto_domain``, the claimed
+    domain, else the ring of the coefficients).
+
+    With ``explain`` (default: when no domain is given) a scheme that fails in a ring is also
+    checked over F2 and F3 (and in the ring of its coefficients when they do not fit ``domain``,
+    such as a 2 claimed over ZT); where it holds comes back as ``holds_over``.
+    """
+    dom = Domain.parse(domain) if domain is not None else auto_domain(scheme)
+    result = _check(scheme, dom)
+    if (domain is None if explain is None else explain) and not result.valid and dom.p is None:
+        ring = coefficient_class(scheme)
+        wider = (ring,) if scheme.domain_problem(dom) and scheme.domain_problem(Domain.parse(ring)) is None else ()
+        holds = tuple(name for name in (*wider, *FIELDS) if _check(scheme, Domain.parse(name)).valid)
+        if holds:
+            result = replace(result, holds_over=holds)
+    return result
+
+
+def _check(scheme: Scheme, dom: Domain) -> VerifyResult:
+    """The verdict in exactly ``dom``."""
     got = product_tensor(scheme, dom)
     if isinstance(got, str):
         return VerifyResult(False, dom, reason=got)
@@ -128,21 +172,36 @@ def valid_over(scheme: Scheme, domains: tuple[str, ...] = CHECK_DOMAINS) -> list
     return [d for d in domains if verify(scheme, d).valid]
 
 
-def _verify_inferred(scheme: Scheme) -> VerifyResult:
-    """Q for rational coefficients, Z for integers, unless it only holds over F2 or F3 (then that
-    field). Invalid everywhere gives the Q/Z verdict, so the report names the failing equations."""
-    if not scheme.is_integral:
-        return verify(scheme, "Q")
-    over_z = verify(scheme, "Z")
-    if over_z.valid:
-        return over_z
-    for name in ("F2", "F3"):
-        res = verify(scheme, name)
-        if res.valid:
-            return res
-    return over_z
+def is_claimed(scheme: Scheme) -> bool:
+    """Whether the scheme's source named a domain (kept even when the coefficients cannot hold it)."""
+    return scheme.domain is not None or bool(scheme.meta.get("claimed_domain"))
+
+
+def auto_domain(scheme: Scheme) -> Domain:
+    """The domain ``auto`` judges a scheme in: the one its source claims, else the ring of its
+    coefficients (ZT, Z or Q), never a finite field that the source did not name."""
+    if scheme.domain is not None:
+        return scheme.domain
+    claim = scheme.meta.get("claimed_domain")
+    if claim:
+        try:
+            return Domain.parse(claim)
+        except DomainError:
+            pass  # an unreadable claim in hand-written meta: judge by the coefficients
+    return Domain.parse(coefficient_class(scheme))
 
 
 def infer_domain(scheme: Scheme) -> Domain:
-    """The domain an unclaimed scheme is checked in (see ``verify`` with no domain)."""
-    return _verify_inferred(scheme).domain
+    """The domain an unqualified ``verify(scheme)`` checks (``auto_domain``; kept for callers)."""
+    return auto_domain(scheme)
+
+
+def verify_where_valid(scheme: Scheme) -> VerifyResult:
+    """For storing or lifting, not for judging a claim: the ``auto`` verdict, except that a scheme
+    whose source claims nothing and which fails in its coefficient ring but holds over F2 or F3
+    gets its passing verdict in that field. A claimed domain is always honoured."""
+    result = verify(scheme)
+    if result.valid or not result.holds_over or is_claimed(scheme):
+        return result
+    field_name = next((name for name in result.holds_over if name in FIELDS), None)
+    return _check(scheme, Domain.parse(field_name)) if field_name else result

@@ -30,9 +30,15 @@ from flipforge.schemes.metrics import coefficient_class
 
 from .brent import verify
 
-__all__ = ["LiftResult", "lift"]
+__all__ = ["LiftResult", "lift", "max_steps", "MAX_ATTEMPTS"]
 
 _MAX_MODULUS = 1 << 26  # keeps every product of two residues times the rank inside int64
+MAX_ATTEMPTS = 1000  # orders of the unknowns a lift may try
+
+
+def max_steps(p: int) -> int:
+    """The most Hensel steps mod ``p`` that stay inside int64 arithmetic (0 when p is too large)."""
+    return int(math.log(_MAX_MODULUS) / math.log(p)) if p >= 2 else 0
 
 
 @dataclass
@@ -237,16 +243,22 @@ def lift(scheme: Scheme, to: str = "Q", steps: int | None = None, attempts: int 
     goal = Domain.parse(to).name
     if goal not in ("ZT", "Z", "Q"):
         raise SchemeError(f"lift targets ZT, Z or Q, not {goal}")
+    if not _is_int(attempts) or not 1 <= attempts <= MAX_ATTEMPTS:
+        raise SchemeError(f"--attempts must be from 1 to {MAX_ATTEMPTS}, not {attempts}")
+    if steps is not None and (not _is_int(steps) or steps < 1):
+        raise SchemeError(f"--steps must be at least 1, not {steps}")
     dom = scheme.domain
     if dom is None or dom.p is None:
         raise SchemeError("lifting starts from a scheme over a prime field F_p (claim F2/F3 or use --domain)")
-    if not verify(scheme, dom).valid:
-        raise SchemeError(f"the scheme is not valid over {dom}; nothing to lift")
     p = dom.p
-    most = int(math.log(_MAX_MODULUS) / math.log(p))
-    k = steps or max(1, most)
+    most = max_steps(p)
+    if most < 1:
+        raise SchemeError(f"F{p} is too large to lift from: one step mod {p} leaves int64 (use a p below 2^26)")
+    k = steps or most
     if k > most:
         raise SchemeError(f"--steps {k} is too many for p = {p} (at most {most})")
+    if not verify(scheme, dom).valid:
+        raise SchemeError(f"the scheme is not valid over {dom}; nothing to lift")
     nvars = sum(int(np.count_nonzero(residues(a, p))) for a in scheme.factors)  # type: ignore[arg-type]
     rng = np.random.default_rng(seed)
     reason = ""
@@ -279,6 +291,10 @@ def lift(scheme: Scheme, to: str = "Q", steps: int | None = None, attempts: int 
             break
         # a later step failed: other free-variable choices (orders) may still lift it
     return LiftResult(False, None, None, k, time.perf_counter() - t0, reason or None, attempt)
+
+
+def _is_int(x: object) -> bool:
+    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
 
 
 def _rank_of(name: str) -> int:

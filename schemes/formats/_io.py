@@ -15,7 +15,15 @@ from ..errors import FlipforgeError, FormatError
 from ..scheme import Scheme
 from ..tensor import matmul_tensor
 
-__all__ = ["read_text", "dims_from_sizes", "build_scheme", "parse_number", "claimed_domain", "head_text"]
+__all__ = [
+    "read_text",
+    "dims_from_sizes",
+    "build_scheme",
+    "apply_claim",
+    "parse_number",
+    "claimed_domain",
+    "head_text",
+]
 
 
 def read_text(path: Path) -> str:
@@ -64,17 +72,37 @@ def dims_from_sizes(nm: int, mp: int, pn: int, where: str) -> tuple[int, int, in
     return n, nm // n, pn // n
 
 
-def claimed_domain(name: str) -> Domain | None:
-    """A domain that a file name states in a token of its own: ``mod2``/``f2``/``z2`` (F2),
-    ``mod3``/``f3`` (F3), ``zt`` (ternary). ``mod0`` (any ring) claims nothing beyond the coefficients."""
-    tokens = set(re.split(r"[-_.\s]+", Path(name).name.lower()))
-    if tokens & {"mod2", "f2", "gf2", "z2"}:
-        return Domain.parse("F2")
-    if tokens & {"mod3", "f3", "gf3"}:
-        return Domain.parse("F3")
-    if "zt" in tokens:
-        return Domain.parse("ZT")
-    return None
+_FIELD_TOKENS = {"mod2": "F2", "f2": "F2", "gf2": "F2", "z2": "F2", "mod3": "F3", "f3": "F3", "gf3": "F3"}
+_RING_TOKENS = {"mod0": "Z", "zt": "ZT", "z": "Z", "q": "Q"}
+_VARIANT = re.compile(r"(mod[023])[a-z]")  # 555-97-mod0a: a second scheme with the same claim
+
+
+def claimed_domain(name: str | Path) -> Domain | None:
+    """The domain a file name states in a token of its own (tokens are split at ``-``, ``_``, ``.``
+    and spaces, case ignored), or None when it states none or contradicts itself.
+
+    ``mod2``/``f2``/``gf2``/``z2`` claim F2 and ``mod3``/``f3``/``gf3`` F3; ``mod0`` claims Z
+    (the Kauers–Moosbauer convention: integer coefficients, valid over every ring), also as
+    ``mod0a``; ``zt`` claims ZT, ``z`` Z and ``q`` Q (Perminov's ``_ZT``/``_Z``/``_Q``,
+    flip-cpd's ``-z``/``-q``).
+    """
+    claims = set()
+    for raw in re.split(r"[-_.\s]+", Path(name).name.lower()):
+        token = _VARIANT.sub(r"\1", raw) if _VARIANT.fullmatch(raw) else raw
+        found = _FIELD_TOKENS.get(token) or _RING_TOKENS.get(token)
+        if found:
+            claims.add(found)
+    return Domain.parse(claims.pop()) if len(claims) == 1 else None
+
+
+def apply_claim(scheme: Scheme, claim: Domain | None) -> Scheme:
+    """``scheme`` claiming ``claim``; a claim its coefficients cannot hold (1/2 claimed over Z) is
+    kept as ``meta["claimed_domain"]`` so that verification reports it, never dropped silently."""
+    if claim is None:
+        return scheme
+    if scheme.domain_problem(claim) is None:
+        return scheme.with_domain(claim)
+    return scheme.with_meta(claimed_domain=str(claim))
 
 
 def build_scheme(
@@ -88,15 +116,18 @@ def build_scheme(
     domain: Domain | None = None,
     **meta: Any,
 ) -> Scheme:
-    """A Scheme from factor rows in the cyclic convention, with provenance; errors name the file."""
+    """A Scheme from factor rows in the cyclic convention, with provenance; errors name the file.
+
+    ``domain`` is the claim of the source (default: what the file name claims), applied by
+    ``apply_claim``.
+    """
+    claim = domain if domain is not None else claimed_domain(path)
     try:
         tensor = matmul_tensor(fmt)
         s = Scheme.from_arrays(
             tensor, u, v, w, None, {"source": str(path), "index": index, "read_as": fmt_name, **meta}
         )
-        if domain is not None and s.domain_problem(domain) is None:
-            s = s.with_domain(domain)
-        return s
+        return apply_claim(s, claim)
     except FlipforgeError as exc:
         raise FormatError(f"{path}: {exc}") from None
 

@@ -10,7 +10,9 @@
 Column t is product t. Rows are row-major: U row i*m+j is A[i][j], V row j*p+k is B[j][k], and
 **W row i*p+k is C[i][k] — C itself, not transposed** (unlike ours). Entries are integers or a/b.
 The format follows from the block heights (n·m, m·p, n·p). Several schemes may be concatenated,
-each starting with a line ``=== name`` (the Madan SAT collection).
+each starting with a line ``=== name`` (the Madan SAT collection). The format is meant for real
+arithmetic: a file claims a domain only by a token of its name (``mod2``, ``z``, ...), else it is
+judged in the ring of its coefficients, never in a finite field.
 """
 
 from __future__ import annotations

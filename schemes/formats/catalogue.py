@@ -6,6 +6,8 @@ Term i is <T1, A>·<T2, B>·T3ᵀ: T1 (n x m) and T2 (m x p) are row-major coeff
 and the third matrix is p x n entering transposed, so its row-major flattening is exactly our
 ``w`` (index k*n+i). Entries may be unevaluated Maple arithmetic such as ``(0-1*1)`` or ``-1/8``;
 they are evaluated exactly with a tiny arithmetic evaluator (numbers, + - * /, parentheses).
+The catalogue's own check is an identity over Q, so a scheme claims no finite field: it is judged
+in the ring of its coefficients (ZT, Z or Q).
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ index ``(K-1)*n + (I-1)``. Lines may carry an overall sign or divisor, juxtaposi
 
 ``.m`` (Maple)::  ``{{A_1, B_1, C_1}, ...}`` with A_r n x m, B_r m x p and C_r p x n (C_r[k][i]
 is the coefficient in C[i][k]). Entries are integers or ``a/b``.
-A file name with ``mod2`` claims F2; ``mod0`` claims nothing beyond the coefficients.
+A file name with ``mod2`` claims F2 and ``mod0`` (also ``mod0a``) claims Z: the authors' convention for
+schemes with integer coefficients that hold over every ring.
 """
 
 from __future__ import annotations

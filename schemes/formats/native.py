@@ -3,6 +3,10 @@
     {"format": [n, m, p], "tensor": "matmul", "domain": "Z", "rank": r,
      "u": [[...]], "v": [[...]], "w": [[...]], "meta": {...}}
 
+``domain`` is where the file claims the scheme holds (``auto`` or absent: no claim). A claim its
+coefficients cannot hold (``"Z"`` with a 1/2) is kept in ``meta["claimed_domain"]`` and reported
+by verification as invalid there.
+
 ``u`` rows have n·m coefficients (A row-major), ``v`` rows m·p (B row-major), ``w`` rows p·n with
 ``w[t][k*n+i]`` the coefficient of term t in C[i][k] (C^T, the cyclic convention). Coefficients
 are JSON integers or strings "a/b". A non-matmul target is stored inline as ``"shape"`` and
@@ -23,7 +27,7 @@ from ..errors import FlipforgeError, FormatError
 from ..metrics import coefficient_class
 from ..scheme import Scheme
 from ..tensor import Tensor, matmul_tensor, parse_format
-from ._io import read_text
+from ._io import apply_claim, read_text
 
 __all__ = ["from_native_dict", "to_native_dict", "native_text", "read_native", "write_native", "is_native"]
 
@@ -50,7 +54,7 @@ def from_native_dict(obj: dict[str, Any], where: str, index: int = 0) -> Scheme:
         domain = Domain.parse(obj["domain"]) if obj.get("domain") not in (None, "auto") else None
         meta = dict(obj.get("meta") or {})
         meta.update(source=where, index=index, read_as="native")
-        scheme = Scheme.from_arrays(tensor, obj["u"], obj["v"], obj["w"], domain, meta)
+        scheme = apply_claim(Scheme.from_arrays(tensor, obj["u"], obj["v"], obj["w"], None, meta), domain)
     except FlipforgeError as exc:
         raise FormatError(f"{where}: {exc}") from None
     except (TypeError, ValueError, KeyError, IndexError) as exc:

@@ -3,17 +3,35 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import click
 from flipforge.schemes import Scheme
 from flipforge.schemes.additions import METHODS, ReducedScheme, check_program, reduce_additions
-from flipforge.schemes.export import LANGUAGES, export_code, program_text
+from flipforge.schemes.export import LANGUAGES, check_function_name, export_code, program_text
 from flipforge.verify import verify
 
 from ._common import EXIT_FAIL, fail, friendly_errors, one_source
+from .verify_cmd import OneLineCommand
 
-__all__ = ["reduce_command", "export_command"]
+__all__ = ["reduce_command", "export_command", "MAX_RESTARTS", "MAX_SEED", "MAX_WALK"]
+
+MAX_RESTARTS = 1_000_000
+MAX_SEED = 2**63 - 1
+MAX_WALK = 10**12
+
+
+def _check_reduce_options(restarts: int, seconds: float | None, seed: int, walk_flips: int) -> None:
+    """Every option of ``reduce`` in its range before any file is read (one line, exit 2)."""
+    if not 1 <= restarts <= MAX_RESTARTS:
+        fail(f"--restarts must be from 1 to {MAX_RESTARTS:,}, not {restarts}")
+    if seconds is not None and not (math.isfinite(seconds) and seconds >= 0):
+        fail(f"--time must be a finite number of seconds, at least 0, not {seconds}")
+    if not 0 <= seed <= MAX_SEED:
+        fail(f"--seed must be from 0 to 2^63-1, not {seed}")
+    if not 0 <= walk_flips <= MAX_WALK:
+        fail(f"--walk must be from 0 to {MAX_WALK:,} flips, not {walk_flips}")
 
 
 def _one_verified(path: str, fmt: str | None) -> tuple[Scheme, str, str]:
@@ -31,7 +49,7 @@ def _reduce(scheme: Scheme, method: str, seed: int, restarts: int, seconds: floa
     return r
 
 
-@click.command("reduce")
+@click.command("reduce", cls=OneLineCommand)
 @click.argument("path", metavar="PATH")
 @click.option(
     "--method",
@@ -39,22 +57,45 @@ def _reduce(scheme: Scheme, method: str, seed: int, restarts: int, seconds: floa
     type=click.Choice(METHODS),
     default="greedy",
     show_default=True,
-    help="greedy: most frequent pair first; random: greedy restarts with random tie-breaks, best kept.",
+    help="The CSE method: greedy takes the most frequent pair first; random restarts greedy with random "
+    "tie-breaks and keeps the best program.",
 )
-@click.option("--restarts", type=int, default=50, show_default=True, help="Restarts of the random method.")
-@click.option("--time", "seconds", type=float, default=None, help="Stop the random restarts after this many seconds.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random method.")
-@click.option("--from", "fmt", default=None, metavar="FMT", help="Read the file as this format.")
+@click.option(
+    "--restarts",
+    type=int,
+    default=50,
+    show_default=True,
+    help=f"How many restarts the random method makes, from 1 to {MAX_RESTARTS:,}.",
+)
+@click.option(
+    "--time",
+    "seconds",
+    type=float,
+    default=None,
+    show_default="no limit",
+    help="Stop the random restarts after this many seconds (a finite number, at least 0).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="The seed of the random method and of --walk.")
+@click.option(
+    "--from", "fmt", default=None, show_default="detected", metavar="FMT", help="Read the file as this format."
+)
 @click.option(
     "--walk",
     "walk_flips",
     type=int,
     default=0,
     show_default=True,
-    help="First walk this many ZT flips at the same rank and keep the sparsest scheme (ternary input).",
+    help="First walk this many ZT flips at the same rank and keep the sparsest scheme (ternary input only).",
 )
-@click.option("--out", "-o", default=None, metavar="FILE", help="Write the straight-line program here.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the counts.")
+@click.option(
+    "--out",
+    "-o",
+    default=None,
+    show_default="not written",
+    metavar="FILE",
+    help="Write the straight-line program to this file.",
+)
+@click.option("--json", "as_json", is_flag=True, show_default="off", help="Print one JSON object with the counts.")
 @friendly_errors
 def reduce_command(
     path: str,
@@ -67,11 +108,12 @@ def reduce_command(
     out: str | None,
     as_json: bool,
 ) -> None:
-    """Naive and reduced additions of a scheme (common-subexpression elimination).
+    """Count the naive additions of a scheme and reduce them by common-subexpression elimination.
 
     Naive additions count (nnz - 1) for every linear form of A, of B and every output; CSE
     computes repeated pairs x_i + r*x_j once. The program it finds (fresh variables s*, t*, u*,
-    then the products and outputs) is checked to compute exactly the scheme.
+    then the products and outputs) is checked to compute exactly the scheme, and it stays in the
+    scheme's ring: for integer coefficients every r is an integer, so integer input gives integers.
 
     \b
     Examples:
@@ -79,9 +121,8 @@ def reduce_command(
       flipforge reduce best-23.json --walk 200000  # sparser scheme first (ZT flips), then CSE
       flipforge reduce laderman.exp --method random --restarts 200 --out laderman.txt
     """
+    _check_reduce_options(restarts, seconds, seed, walk_flips)
     scheme, domain, label = _one_verified(path, fmt)
-    if restarts < 1:
-        fail(f"--restarts must be at least 1, not {restarts}")
     before = None
     if walk_flips:
         from flipforge.schemes.metrics import naive_additions
@@ -119,21 +160,52 @@ def reduce_command(
     )
 
 
-@click.command("export")
+@click.command("export", cls=OneLineCommand)
 @click.argument("path", metavar="PATH")
-@click.option("--lang", "-l", type=click.Choice(LANGUAGES), required=True, help="Target language.")
-@click.option("--reduce", "use_reduce", is_flag=True, help="Use the CSE program (fewer additions).")
 @click.option(
-    "--method", "-m", type=click.Choice(METHODS), default="greedy", show_default=True, help="CSE method with --reduce."
+    "--lang",
+    "-l",
+    type=click.Choice(LANGUAGES),
+    required=True,
+    help="The language to write.",
 )
-@click.option("--name", default="matmul", show_default=True, help="Name of the generated function.")
-@click.option("--from", "fmt", default=None, metavar="FMT", help="Read the file as this format.")
-@click.option("--out", "-o", default=None, metavar="FILE", help="Write here instead of standard output.")
+@click.option(
+    "--reduce",
+    "use_reduce",
+    is_flag=True,
+    show_default="off",
+    help="Use the CSE program, which needs fewer additions.",
+)
+@click.option(
+    "--method",
+    "-m",
+    type=click.Choice(METHODS),
+    default="greedy",
+    show_default=True,
+    help="The CSE method used with --reduce.",
+)
+@click.option(
+    "--name",
+    default="matmul",
+    show_default=True,
+    help="The name of the generated function: a valid identifier of the language that is not reserved there.",
+)
+@click.option(
+    "--from", "fmt", default=None, show_default="detected", metavar="FMT", help="Read the file as this format."
+)
+@click.option(
+    "--out",
+    "-o",
+    default=None,
+    show_default="standard output",
+    metavar="FILE",
+    help="Write the code to this file.",
+)
 @friendly_errors
 def export_command(
     path: str, lang: str, use_reduce: bool, method: str, name: str, fmt: str | None, out: str | None
 ) -> None:
-    """Write a verified scheme as code: python, numpy, c, latex or markdown.
+    """Write a verified scheme as code in Python, NumPy, C, LaTeX or Markdown.
 
     \b
     python:   NAME(A, B) -> C on nested lists, any ring (ints, Fractions, floats)
@@ -144,13 +216,16 @@ def export_command(
     latex:    the products m_t and the outputs c_ik as formulas (markdown: the same in $$ $$)
 
     Only schemes valid over Z or Q are exported (an F2-only scheme computes the wrong thing
-    over the reals).
+    over the reals). A scheme with integer coefficients gives integer code: on int input the
+    Python and NumPy functions return ints, on Fraction input Fractions. Python keywords and
+    built-ins, C keywords, np for NumPy and the names the code uses itself cannot be --name.
 
     \b
     Examples:
       flipforge export builtin:winograd --lang c --reduce --name winograd -o winograd.c
       flipforge export best-23.json --lang numpy --out laderman.py
     """
+    check_function_name(lang, name)  # before reading: a bad name is bad input (exit 2)
     scheme, domain, _ = _one_verified(path, fmt)
     reduced = _reduce(scheme, method, 0, 50, None) if use_reduce else None
     text = export_code(scheme, lang, domain=domain, name=name, reduced=reduced)

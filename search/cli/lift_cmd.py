@@ -7,31 +7,91 @@ import sys
 from pathlib import Path
 
 import click
-from flipforge.schemes import Domain, native_text
-from flipforge.verify import infer_domain, verify
-from flipforge.verify.lift import lift
+from flipforge.schemes import Domain, FlipforgeError, native_text
+from flipforge.verify import is_claimed, verify, verify_where_valid
+from flipforge.verify.lift import MAX_ATTEMPTS, lift, max_steps
 
 from ._common import EXIT_FAIL, EXIT_OK, fail, friendly_errors, one_source
+from .verify_cmd import OneLineCommand
 
 __all__ = ["lift_command"]
 
+_TARGETS = ("ZT", "Z", "Q")
 
-@click.command("lift")
+
+def _field(domain: str) -> Domain:
+    """The prime field named by --domain, or exit 2 saying why not."""
+    try:
+        dom = Domain.parse(domain)
+    except FlipforgeError as exc:
+        fail(f"--domain: {exc}")
+    if dom.p is None:
+        fail(f"--domain must be a prime field (F2, F3, F<p>) to lift from, not {dom}")
+    if max_steps(dom.p) < 1:
+        fail(f"--domain {dom} is too large to lift from (one Hensel step mod p must stay inside int64)")
+    return dom
+
+
+def _check_options(to: str, steps: int | None, attempts: int, domain: str | None) -> Domain | None:
+    """Every option in its range before any file is read; bad input exits 2 with one line."""
+    if to.upper() not in _TARGETS:
+        fail(f"--to must be one of {', '.join(_TARGETS)}, not {to!r}")
+    if not 1 <= attempts <= MAX_ATTEMPTS:
+        fail(f"--attempts must be from 1 to {MAX_ATTEMPTS}, not {attempts}")
+    if steps is not None and steps < 1:
+        fail(f"--steps must be at least 1, not {steps}")
+    return _field(domain) if domain is not None else None
+
+
+@click.command("lift", cls=OneLineCommand)
 @click.argument("path", metavar="PATH")
 @click.option(
     "--to",
     "to",
-    type=click.Choice(["ZT", "Z", "Q"], case_sensitive=False),
+    metavar="ZT|Z|Q",
     default="Q",
     show_default=True,
-    help="The ring to lift to (the most specific that holds is reported).",
+    help="The ring to lift to; the most specific ring in which the lift holds is reported.",
 )
-@click.option("--steps", type=int, default=None, help="Hensel steps (default: as many as int64 allows).")
-@click.option("--attempts", type=int, default=8, show_default=True, help="Orders of the unknowns to try.")
-@click.option("--domain", "-d", default=None, help="Read the scheme over this field (default: claimed or inferred).")
-@click.option("--from", "fmt", default=None, metavar="FMT", help="Read the file as this format.")
-@click.option("--out", "-o", default=None, metavar="FILE", help="Write the lifted scheme (native JSON) here.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON summary (lifted, domain, rank, steps, ...).")
+@click.option(
+    "--steps",
+    type=int,
+    default=None,
+    show_default="as many as int64 allows: 26 for F2, 16 for F3",
+    help="The number of Hensel steps, at least 1.",
+)
+@click.option(
+    "--attempts",
+    type=int,
+    default=8,
+    show_default=True,
+    help=f"How many orders of the unknowns to try, from 1 to {MAX_ATTEMPTS}.",
+)
+@click.option(
+    "--domain",
+    "-d",
+    default=None,
+    show_default="the field the file claims, else the one among F2 and F3 in which the scheme holds",
+    help="Read the scheme over this prime field (F2, F3 or F<p>).",
+)
+@click.option(
+    "--from", "fmt", default=None, show_default="detected", metavar="FMT", help="Read the file as this format."
+)
+@click.option(
+    "--out",
+    "-o",
+    default=None,
+    show_default="print the scheme",
+    metavar="FILE",
+    help="Write the lifted scheme to this file as native JSON.",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    show_default="off",
+    help="Print one JSON summary (lifted, domain, rank, steps, seconds, reason).",
+)
 @friendly_errors
 def lift_command(
     path: str,
@@ -45,28 +105,43 @@ def lift_command(
 ) -> None:
     """Hensel-lift a scheme valid over F2 or F3 (any F_p) to ZT, Z or Q, and verify it exactly.
 
-    Each step solves the linearised Brent equations mod p (the support of the scheme is kept);
-    rational reconstruction then turns the p-adic coefficients into small fractions.
+    Each step solves the linearised Brent equations mod p (the support of the scheme is kept
+    first); rational reconstruction then turns the p-adic coefficients into small fractions.
+    Without --domain the scheme is read over the field its file claims; a file that claims no
+    field is read over F2 or F3, whichever the scheme holds in.
 
     \b
     Exit status: 0 lifted and verified, 1 the scheme does not lift (the reason is printed,
-    e.g. "the linear system at step 1 has no solution"), 2 bad input.
+    e.g. "the linear system at step 1 has no solution"), 2 bad input (an option outside its
+    range, a scheme that holds over no field, or one that is already valid over a ring).
 
     \b
     Examples:
       flipforge lift runs/<run>/best-23.json --to Z --out laderman-z.json
       flipforge lift 444-47-mod2.exp           # exit 1: not liftable
     """
+    chosen = _check_options(to, steps, attempts, domain)
     src = one_source(path, fmt)
     scheme = src.scheme
-    dom = Domain.parse(domain) if domain else (scheme.domain or infer_domain(scheme))
-    if dom.p is None:
-        if verify(scheme, dom).valid:
-            fail(f"{src.label} is already valid over {dom}; lifting starts from F2, F3 or another F_p")
-        fail(f"{src.label} does not hold over any field it could be read in; give --domain F2 or F3")
-    if steps is not None and steps < 1:
-        fail(f"--steps must be at least 1, not {steps}")
-    result = lift(scheme.with_domain(dom), to.upper(), steps, attempts=max(1, attempts))
+    if chosen is not None:
+        dom = chosen
+    elif scheme.domain is not None and scheme.domain.p is not None:
+        dom = scheme.domain
+    else:  # a file that claims no field: the field it holds in (a claimed ring is never overridden)
+        res = verify_where_valid(scheme)
+        if res.valid and res.domain.p is None:
+            fail(f"{src.label} is already valid over {res.domain}; lifting starts from F2, F3 or another F_p")
+        if not res.valid:
+            hint = f"give --domain {res.holds_over[0]} to lift it from there" if res.holds_over else "nothing to lift"
+            where = "the domain its file claims" if is_claimed(scheme) else "the ring of its coefficients"
+            fail(f"{src.label} does not hold over {res.domain}, {where} ({res.summary()}); {hint}")
+        dom = res.domain
+    if steps is not None and steps > max_steps(dom.p):  # type: ignore[arg-type]
+        fail(f"--steps {steps} is too many for {dom} (at most {max_steps(dom.p)})")  # type: ignore[arg-type]
+    check = verify(scheme, dom)
+    if not check.valid:
+        fail(f"{src.label} is not valid over {dom} ({check.summary()}); nothing to lift")
+    result = lift(scheme.with_domain(dom), to.upper(), steps, attempts=attempts)
     if result.lifted and out:
         try:
             Path(out).write_text(native_text(result.scheme))  # type: ignore[arg-type]

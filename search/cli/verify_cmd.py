@@ -8,31 +8,64 @@ import click
 from flipforge.schemes import Domain, coefficient_class, format_name
 from flipforge.verify import valid_over, verify
 
-from ._common import EXIT_BAD_INPUT, EXIT_FAIL, EXIT_OK, emit_json, friendly_errors, iter_sources
+from ._common import EXIT_BAD_INPUT, EXIT_FAIL, EXIT_OK, emit_json, fail, friendly_errors, iter_sources
+
+__all__ = ["OneLineCommand", "verify_command"]
 
 DOMAIN_HELP = (
-    "auto (default: the domain the file claims, else Q/Z, else the field F2/F3 it holds in), F2, F3, F<p>, ZT, Z or Q."
+    "Where to check: auto, F2, F3, F<p> for a prime p, ZT, Z or Q. "
+    "With auto each scheme is checked in the domain its file claims, else in the ring of its coefficients."
 )
+
+
+class OneLineCommand(click.Command):
+    """A command whose usage errors (a bad option value, a missing argument) are one line
+    ``flipforge: error: ...`` and exit status 2, like every other bad input."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            fail(exc.format_message())
+            raise  # not reached: fail exits
 
 
 def _format_of(scheme) -> str:
     return format_name(scheme.fmt) if scheme.fmt else scheme.tensor.label()
 
 
-@click.command("verify")
+@click.command("verify", cls=OneLineCommand)
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option("--domain", "-d", default="auto", show_default=True, help=DOMAIN_HELP)
 @click.option(
-    "--from", "fmt", default=None, metavar="FMT", help="Read every file as this format (see `flipforge formats`)."
+    "--from",
+    "fmt",
+    default=None,
+    metavar="FMT",
+    show_default="detected from each file",
+    help="Read every file as this format (see `flipforge formats`).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object per scheme.")
-@click.option("--quiet", "-q", is_flag=True, help="Print only invalid schemes and errors.")
+@click.option(
+    "--json", "as_json", is_flag=True, show_default="off", help="Print a JSON array with one object per scheme."
+)
+@click.option("--quiet", "-q", is_flag=True, show_default="off", help="Print only invalid schemes and errors.")
 @friendly_errors
 def verify_command(paths: tuple[str, ...], domain: str, fmt: str | None, as_json: bool, quiet: bool) -> None:
-    """Check every Brent equation of each scheme exactly.
+    """Check every Brent equation of each scheme exactly, in the domain its file claims.
 
     PATH may be a scheme file in any supported format, a folder (walked recursively; files that
-    are not schemes are skipped), or builtin:strassen / builtin:naive:3x3x3.
+    are not schemes are skipped), or builtin:strassen, builtin:winograd or builtin:naive:NxMxP.
+
+    With --domain auto (the default) a scheme is checked in the domain its file claims: the
+    "domain" of a JSON file, or a token of the file name (mod2, f2 or z2 claim F2; mod3 or f3
+    claim F3; mod0 claims Z, the Kauers-Moosbauer convention for integer schemes; zt, z and q
+    claim ZT, Z and Q, as in Perminov's _ZT and flip-cpd's -z). A file that claims nothing (a
+    format defined over the integers or rationals, such as Benson's or the FMM catalogue's) is
+    checked in the ring of its coefficients: ZT when they are all -1, 0 or 1, Z for other
+    integers, Q for fractions. A finite field is never assumed: a scheme that fails there but
+    holds mod 2 or mod 3 is reported as "INVALID over Z (holds over F2 only)" (exit status 1),
+    and --domain F2 checks it over F2. The JSON output also lists every domain among F2, F3, Z
+    and Q in which the scheme holds (valid_over).
 
     \b
     Exit status: 0 every scheme is valid, 1 some scheme is invalid,
@@ -41,7 +74,7 @@ def verify_command(paths: tuple[str, ...], domain: str, fmt: str | None, as_json
     \b
     Examples:
       flipforge verify 444-47-mod2.exp              # F2, as the file name claims
-      flipforge verify 444-47-mod2.exp --domain Z   # INVALID: it does not hold over Z
+      flipforge verify 444-47-mod2.exp --domain Z   # INVALID over Z (holds over F2 only)
       flipforge verify ../shared/reference --quiet --json
     """
     dom = None if domain.strip().lower() == "auto" else Domain.parse(domain)
@@ -53,7 +86,7 @@ def verify_command(paths: tuple[str, ...], domain: str, fmt: str | None, as_json
             continue
         count += 1
         s = src.scheme
-        res = verify(s, dom)
+        res = verify(s, dom, explain=True)
         if not res.valid and code == EXIT_OK:
             code = EXIT_FAIL
         if as_json:
