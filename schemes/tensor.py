@@ -13,11 +13,23 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import TensorError
+from .errors import FormatError, TensorError
 
-__all__ = ["Tensor", "parse_format", "matmul_tensor", "load_tensor", "format_name", "sorted_format_name"]
+__all__ = [
+    "MAX_TENSOR_ENTRIES",
+    "Tensor",
+    "parse_format",
+    "matmul_tensor",
+    "load_tensor",
+    "format_name",
+    "sorted_format_name",
+]
 
 MAX_DIM = 64
+MAX_TENSOR_ENTRIES = 1 << 23
+"""The largest target tensor held densely (8.4M entries, 64 MB as int64): <14,14,14> fits, as do
+the largest published schemes (<12,12,12>); a file announcing a larger format is refused at once
+instead of allocating gigabytes."""
 
 
 def parse_format(text: str | tuple[int, int, int] | list[int]) -> tuple[int, int, int]:
@@ -94,6 +106,15 @@ class Tensor:
         return hash((self.name, self.fmt, self.shape))
 
 
+def _check_size(shape: tuple[int, ...], label: str) -> None:
+    entries = shape[0] * shape[1] * shape[2]
+    if entries > MAX_TENSOR_ENTRIES:
+        raise TensorError(
+            f"{label}: a tensor of {entries} entries ({'x'.join(map(str, shape))}) is too large "
+            f"(at most {MAX_TENSOR_ENTRIES} entries, e.g. <14,14,14>)"
+        )
+
+
 @lru_cache(maxsize=256)
 def _matmul_array(n: int, m: int, p: int) -> np.ndarray:
     t = np.zeros((n * m, m * p, p * n), dtype=np.int64)
@@ -108,20 +129,22 @@ def _matmul_array(n: int, m: int, p: int) -> np.ndarray:
 def matmul_tensor(fmt: str | tuple[int, int, int]) -> Tensor:
     """The tensor of <n,m,p>: A is n x m, B is m x p, both row-major; the third index is C^T."""
     n, m, p = parse_format(fmt)
+    _check_size((n * m, m * p, p * n), f"<{n},{m},{p}>")
     return Tensor("matmul", _matmul_array(n, m, p), (n, m, p))
 
 
 def load_tensor(path: str | Path) -> Tensor:
-    """Load any 3-way integer tensor from a dense ``.npy`` file."""
+    """Load any 3-way integer tensor from a dense ``.npy`` file (no pickles; header checked first)."""
+    from .formats._safe import load_npy  # here, not at the top: the formats package imports this module
+
     path = Path(path)
     try:
-        arr = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise TensorError(f"{path}: no such file") from None
-    except (ValueError, OSError) as exc:
-        raise TensorError(f"{path}: not a readable .npy array ({exc})") from None
+        arr = load_npy(path)
+    except FormatError as exc:
+        raise TensorError(str(exc)) from None
     if arr.ndim != 3 or min(arr.shape) < 1:
         raise TensorError(f"{path}: a target tensor must be a non-empty 3-way array, got shape {arr.shape}")
+    _check_size(arr.shape, str(path))
     if arr.dtype.kind == "f":
         if not np.all(np.isfinite(arr)) or not np.array_equal(arr, np.rint(arr)):
             raise TensorError(f"{path}: target tensor entries must be integers")

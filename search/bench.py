@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
+
+from flipforge.schemes import FlipforgeError
 
 from .index import new_arena
 from .packing import naive_scheme, pack, search_domain
@@ -18,8 +21,13 @@ def flips_per_second(target: str, domain: str, seconds: float, seed: int = 0) ->
     """Walk from the naive scheme for ``seconds`` (restarting when a walk ends) and count flips.
 
     The first short walk loads or compiles the kernels; its time is reported as
-    ``warmup_seconds`` and excluded from ``flips_per_second``.
+    ``warmup_seconds`` and excluded from ``flips_per_second``. A time that is not a finite
+    positive number, or a negative seed, is a FlipforgeError (bad input).
     """
+    if not (isinstance(seconds, (int, float)) and math.isfinite(seconds) and seconds > 0):
+        raise FlipforgeError(f"the time must be a finite number of seconds above 0, not {seconds}")
+    if seed < 0:
+        raise FlipforgeError(f"the seed must be 0 or more, not {seed}")
     domain = search_domain(domain)
     tensor = load_target(target)
     start = pack(naive_scheme(tensor), domain)

@@ -6,14 +6,17 @@ format is one module plus one entry here. ``read_entries`` auto-detects (``fmt=`
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import FormatError
+from ..errors import FlipforgeError, FormatError
 from ..scheme import Scheme
 from ._io import head_text
+from ._safe import check_input_file
 from .alphatensor import read_alphatensor, write_alphatensor
 from .benson import looks_like_benson, read_benson, write_benson
 from .catalogue import read_catalogue
@@ -205,13 +208,14 @@ def detect_format(path: Path) -> SchemeFormat | None:
 def read_entries(path: str | Path, fmt: str | None = None) -> list[Entry]:
     """Every scheme in a file; entries that cannot be used come back as FormatErrors.
 
-    A file that cannot be read at all raises FormatError naming the file and why.
+    A file that cannot be read at all raises FormatError naming the file and why: missing,
+    a folder, not a regular file (a FIFO or device is never opened), unreadable, too large, or
+    any error of its reader (a reader failing on hostile bytes never escapes as another error).
     """
     p = Path(path)
-    if not p.exists():
+    if not p.exists() and not p.is_symlink():
         raise FormatError(f"{p}: no such file")
-    if p.is_dir():
-        raise FormatError(f"{p}: is a directory (name the files, or use a command that walks folders)")
+    check_input_file(p)
     spec = get_format(fmt) if fmt else detect_format(p)
     if spec is None or spec.reader is None:
         why = "unknown format" if spec is None else f"format {spec.name} cannot be read"
@@ -220,8 +224,14 @@ def read_entries(path: str | Path, fmt: str | None = None) -> list[Entry]:
         return list(spec.reader(p))
     except FormatError:
         raise
-    except (ValueError, TypeError, KeyError, IndexError, UnicodeDecodeError, RecursionError) as exc:
-        raise FormatError(f"{p}: cannot be read as {spec.name} ({type(exc).__name__}: {exc})") from None
+    except FlipforgeError as exc:
+        raise FormatError(str(exc) if str(p) in str(exc) else f"{p}: {exc}") from None
+    except MemoryError:
+        raise FormatError(f"{p}: cannot be read as {spec.name} (out of memory)") from None
+    except Exception as exc:  # noqa: BLE001 - any reader failure on bad bytes is bad input, named
+        why = str(exc).strip()
+        why = why if len(why) <= 200 else why[:200] + "..."
+        raise FormatError(f"{p}: cannot be read as {spec.name} ({type(exc).__name__}: {why})") from None
 
 
 def read_schemes(path: str | Path, fmt: str | None = None) -> list[Scheme]:
@@ -234,20 +244,71 @@ def read_schemes(path: str | Path, fmt: str | None = None) -> list[Scheme]:
     return out
 
 
+def _walk(root: Path) -> Iterator[Path]:
+    """Every non-hidden entry below ``root`` that is not a folder, and every folder that cannot be
+    listed; symbolic links to folders are followed once (a loop is not walked twice)."""
+    seen: set[tuple[int, int]] = set()
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            st = os.stat(folder)
+            if (st.st_dev, st.st_ino) in seen:
+                continue
+            seen.add((st.st_dev, st.st_ino))
+            with os.scandir(folder) as it:
+                entries = list(it)
+        except OSError:
+            yield folder  # read_entries names it: cannot read this folder (why)
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            if is_dir:
+                stack.append(Path(entry.path))
+            else:
+                yield Path(entry.path)
+
+
+def _is_candidate(path: Path) -> bool:
+    """Whether a file found in a folder is a scheme to read; files that cannot be read (no
+    permission, a FIFO, a device, a dangling link) are kept when their name could be a scheme, so
+    that readers report them instead of skipping them silently."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return True
+    if stat.S_ISDIR(mode):
+        return True  # only folders that could not be listed come here
+    if path.suffix.lower() in _NOT_SCHEMES:
+        return False
+    if not stat.S_ISREG(mode):
+        return True
+    try:
+        with path.open("rb"):
+            pass
+    except OSError:
+        return True
+    spec = detect_format(path)
+    return spec is not None and not (spec.name == "sms" and not is_primary_sms(path))
+
+
 def iter_scheme_files(paths: Iterable[str | Path]) -> Iterator[Path]:
-    """Files as given, and inside folders every file that looks like a scheme (sorted, recursive)."""
+    """Files as given, and inside folders every file that looks like a scheme (sorted, recursive).
+
+    Hidden files and folders are skipped; a folder that cannot be listed, and a file that cannot
+    be read or is not a regular file, are yielded so that ``read_entries`` names the problem.
+    """
     for raw in paths:
         p = Path(raw)
         if not p.is_dir():
             yield p
             continue
-        for child in sorted(x for x in p.rglob("*") if x.is_file()):
-            if any(part.startswith(".") for part in child.relative_to(p).parts):
-                continue
-            spec = detect_format(child)
-            if spec is None or (spec.name == "sms" and not is_primary_sms(child)):
-                continue
-            yield child
+        yield from sorted(child for child in _walk(p) if _is_candidate(child))
 
 
 def write_schemes(schemes: list[Scheme], path: str | Path, fmt: str | None = None) -> list[Path]:

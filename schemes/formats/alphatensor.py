@@ -23,6 +23,7 @@ import numpy as np
 from ..errors import FlipforgeError, FormatError
 from ..scheme import Scheme
 from ._io import build_scheme, claimed_domain
+from ._safe import check_input_file, check_npz, npy_header
 
 __all__ = ["load_npz_safely", "read_alphatensor", "write_alphatensor"]
 
@@ -51,31 +52,36 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
 
 
 def load_npz_safely(path: Path) -> dict[str, np.ndarray]:
-    """Every array of an ``.npz``; object members are unpickled allowing numpy arrays only."""
+    """Every array of an ``.npz``; object members are unpickled allowing numpy arrays only.
+
+    The archive is checked first (``check_npz``): declared decompressed sizes are capped and every
+    member's header must fit its member, so a zip bomb or a lying header is refused unread.
+    """
+    check_input_file(path)
     out: dict[str, np.ndarray] = {}
     try:
         with zipfile.ZipFile(path) as zf:
+            check_npz(zf, str(path))
             for member in zf.namelist():
                 if not member.endswith(".npy"):
                     continue
                 with zf.open(member) as fh:
-                    version = np.lib.format.read_magic(fh)
-                    reader = (
-                        np.lib.format.read_array_header_1_0
-                        if version == (1, 0)
-                        else np.lib.format.read_array_header_2_0
-                    )
-                    shape, fortran, dtype = reader(fh)
+                    shape, fortran, dtype = npy_header(fh, f"{path} [{member}]")
                     if dtype.hasobject:
                         arr = _NumpyOnlyUnpickler(io.BytesIO(fh.read())).load()
                     else:
                         data = np.frombuffer(fh.read(), dtype=dtype)
                         arr = data.reshape(shape, order="F" if fortran else "C")
                 out[member[:-4]] = np.asarray(arr) if not isinstance(arr, np.ndarray) else arr
+    except FormatError:
+        raise
     except FileNotFoundError:
         raise FormatError(f"{path}: no such file") from None
-    except (zipfile.BadZipFile, ValueError, OSError, pickle.UnpicklingError, EOFError) as exc:
-        raise FormatError(f"{path}: not a readable .npz archive ({exc})") from None
+    except MemoryError:
+        raise FormatError(f"{path}: not a readable .npz archive (out of memory)") from None
+    except Exception as exc:  # noqa: BLE001 - zip, zlib, pickle and numpy errors on hostile bytes
+        why = str(exc).strip() or type(exc).__name__
+        raise FormatError(f"{path}: not a readable .npz archive ({why[:200]})") from None
     return out
 
 
@@ -120,7 +126,9 @@ def read_alphatensor(path: Path) -> list[Scheme | FormatError]:
                 build_scheme(fmt, parts[0].T, parts[1].T, parts[2].T, path, "alphatensor", index, claim, key=name)
             )
         except FlipforgeError as exc:
-            out.append(exc if isinstance(exc, FormatError) else FormatError(str(exc)))
+            out.append(exc if isinstance(exc, FormatError) else FormatError(f"{path} [{name}]: {exc}"))
+        except Exception as exc:  # noqa: BLE001 - a malformed entry is an unreadable entry, not a crash
+            out.append(FormatError(f"{path} [{name}]: cannot be read ({type(exc).__name__}: {str(exc)[:200]})"))
     return out
 
 

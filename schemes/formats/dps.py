@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import FormatError
 from ..scheme import Scheme
 from ._io import build_scheme, dense, dims_from_sizes, parse_number, read_text
+from ._safe import check_dense_size, check_input_file
 
 __all__ = ["read_sms_matrix", "read_dps", "sms_parts", "is_primary_sms"]
 
@@ -41,21 +42,22 @@ def is_primary_sms(path: Path) -> bool:
 
 
 def read_sms_matrix(path: Path) -> np.ndarray:
-    """A dense exact matrix from one SMS file."""
+    """A dense exact matrix from one SMS file; the announced size is checked before allocating."""
+    check_input_file(path)
     lines = [ln.strip() for ln in read_text(path).split("\n")]
     lines = [ln for ln in lines if ln and not ln.startswith("#")]
     if not lines:
         raise FormatError(f"{path}: empty SMS file")
     head = lines[0].split()
-    try:
-        rows, cols = int(head[0]), int(head[1])
-    except (ValueError, IndexError):
-        raise FormatError(f"{path}: the first line must be '<rows> <cols> R'") from None
+    if len(head) < 2 or not all(re.fullmatch(r"\d{1,12}", x) for x in head[:2]):
+        raise FormatError(f"{path}: the first line must be '<rows> <cols> R' with sizes as plain integers")
+    rows, cols = int(head[0]), int(head[1])
+    check_dense_size(rows, cols, str(path))
     out = dense(rows, cols)
     for ln in lines[1:]:
         parts = ln.split()
-        if len(parts) != 3:
-            raise FormatError(f"{path}: bad entry line {ln!r}")
+        if len(parts) != 3 or not all(re.fullmatch(r"[+-]?\d{1,12}", x) for x in parts[:2]):
+            raise FormatError(f"{path}: bad entry line {ln[:80]!r}")
         i, j = int(parts[0]), int(parts[1])
         if i == 0 and j == 0:
             break
@@ -66,10 +68,12 @@ def read_sms_matrix(path: Path) -> np.ndarray:
 
 
 def read_dps(path: Path) -> list[Scheme]:
+    """The scheme of an SMS triple; every part must be a regular, readable file of sane size."""
     parts = sms_parts(path)
     for key, p in parts.items():
         if not p.exists():
             raise FormatError(f"{path}: the {key} part {p.name} of this SMS scheme is missing")
+        check_input_file(p)
     left, right, post = (read_sms_matrix(parts[k]) for k in "LRP")
     where = str(parts["L"])
     if not (left.shape[0] == right.shape[0] == post.shape[1]):

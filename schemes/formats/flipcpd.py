@@ -22,8 +22,10 @@ import numpy as np
 
 from ..errors import FormatError
 from ..scheme import Scheme
+from ..tensor import parse_format
 from ._io import build_scheme, dense, dims_from_sizes, read_text
 from ._linear import parse_product
+from ._safe import check_dense_size, load_npy
 
 __all__ = ["read_flipcpd_npy", "read_flipcpd_txt", "looks_like_flipcpd_txt"]
 
@@ -35,10 +37,8 @@ def looks_like_flipcpd_txt(head: str) -> bool:
 
 
 def read_flipcpd_npy(path: Path) -> list[Scheme]:
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as exc:
-        raise FormatError(f"{path}: not a readable .npy array ({exc})") from None
+    """The one scheme in a flip-cpd ``.npy`` (header checked before the data is read)."""
+    arr = load_npy(path)
     m = _NAME_FMT.search(path.stem)
     if not m:
         raise FormatError(f"{path}: the file name must name the format, as in gg-333-rank23.npy")
@@ -67,6 +67,7 @@ def read_flipcpd_npy(path: Path) -> list[Scheme]:
 
 
 def read_flipcpd_txt(path: Path) -> list[Scheme]:
+    """The one scheme of a flip-cpd text file (sizes checked before the matrices are allocated)."""
     where = str(path)
     products: dict[int, dict] = {}
     outputs: dict[int, dict] = {}
@@ -93,7 +94,10 @@ def read_flipcpd_txt(path: Path) -> list[Scheme]:
     mp = max(int(k) for f in products.values() for k in f["b"])
     np_ = max(outputs)
     n, m_, p = dims_from_sizes(nm, mp, np_, where)
+    parse_format((n, m_, p))  # sides above MAX_DIM are refused before anything is allocated
     r = len(order)
+    for cols in (nm, mp, np_):
+        check_dense_size(r, cols, where)
     u, v, w = dense(r, nm), dense(r, mp), dense(r, np_)
     for t in order:
         for k, c in products[t]["a"].items():

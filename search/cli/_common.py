@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,15 +24,31 @@ __all__ = [
     "friendly_errors",
     "fail",
     "emit_json",
+    "shown",
+    "first_sentence",
+    "HelpGroup",
+    "OneLineCommand",
 ]
 
 EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT = 0, 1, 2
 BUILTIN_PREFIX = "builtin:"
 
 
+def shown(text: object) -> str:
+    """A path or a message as printable text: a file name that is not UTF-8 (its bytes held as
+    surrogate escapes, or given as bytes) shows those bytes as ``\\xNN`` instead of crashing output."""
+    s = os.fsdecode(text) if isinstance(text, (bytes, os.PathLike)) else str(text)
+    try:
+        raw = s.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate that is no escaped byte
+        return s.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
+
+
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
     """One clear line on stderr and the exit code (2 = bad input)."""
-    click.echo(f"flipforge: error: {message}", err=True)
+    one_line = " ".join(part.strip() for part in shown(message).splitlines() if part.strip())
+    click.echo(f"flipforge: error: {one_line}", err=True)
     sys.exit(code)
 
 
@@ -51,6 +68,47 @@ def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(0)
 
     return wrapper
+
+
+_ABBREVIATIONS = {"e.g.", "i.e.", "etc.", "cf.", "vs.", "resp.", "approx."}
+
+
+def first_sentence(text: str | None) -> str:
+    """The first sentence of a docstring's first paragraph, whole ("e.g." does not end it)."""
+    paragraph = (text or "").strip().split("\n\n")[0]
+    words = [w for w in paragraph.split() if w != "\b"]
+    for i, word in enumerate(words):
+        if word.endswith(".") and word.lstrip("(").lower() not in _ABBREVIATIONS:
+            return " ".join(words[: i + 1])
+    return " ".join(words)
+
+
+class HelpGroup(click.Group):
+    """A command group whose command list shows each command's first whole sentence, wrapped
+    (click's default cuts it to the terminal width, or at "e.g.")."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is None or cmd.hidden:
+                continue
+            rows.append((name, cmd.short_help or first_sentence(cmd.help)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+class OneLineCommand(click.Command):
+    """A command whose usage errors (a bad option value, a missing argument) are one line
+    ``flipforge: error: ...`` and exit status 2, like every other bad input."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            fail(exc.format_message())
+            raise  # not reached: fail exits
 
 
 @dataclass
@@ -82,33 +140,37 @@ def _builtin(name: str) -> Scheme:
 def iter_sources(paths: tuple[str, ...], fmt: str | None) -> Iterator[Source]:
     """Every scheme in the given files and folders (walked recursively) and built-ins.
 
-    A file that cannot be read yields one Source with ``error`` set; the others go on.
+    A file that cannot be read (or any entry of it) yields one Source with ``error`` set and
+    the others go on. Paths and errors are printable text (``shown``), whatever bytes a name holds.
     """
     for raw in paths:
         if raw.startswith(BUILTIN_PREFIX):
             try:
                 yield Source(raw, 0, 1, _builtin(raw))
             except FlipforgeError as exc:
-                yield Source(raw, 0, 1, None, str(exc))
+                yield Source(shown(raw), 0, 1, None, shown(exc))
             continue
-        if not Path(raw).exists():
-            yield Source(raw, 0, 1, None, f"{raw}: no such file or folder")
+        if not Path(raw).exists() and not Path(raw).is_symlink():
+            yield Source(shown(raw), 0, 1, None, f"{shown(raw)}: no such file or folder")
             continue
         found = False
         for path in iter_scheme_files([raw]):
             found = True
+            label = shown(path)
             try:
                 entries = read_entries(path, fmt)
             except FlipforgeError as exc:
-                yield Source(str(path), 0, 1, None, str(exc))
+                yield Source(label, 0, 1, None, shown(exc))
                 continue
             for i, entry in enumerate(entries):
                 if isinstance(entry, FlipforgeError):
-                    yield Source(str(path), i, len(entries), None, str(entry))
-                else:
-                    yield Source(str(path), i, len(entries), entry)
+                    yield Source(label, i, len(entries), None, shown(entry))
+                    continue
+                if label != str(path) and entry.meta.get("source") == str(path):
+                    entry = entry.with_meta(source=label)
+                yield Source(label, i, len(entries), entry)
         if not found:
-            yield Source(raw, 0, 1, None, f"{raw}: no scheme files found in this folder")
+            yield Source(shown(raw), 0, 1, None, f"{shown(raw)}: no scheme files found in this folder")
 
 
 def emit_json(rows: list[dict[str, Any]]) -> None:
@@ -121,7 +183,10 @@ def one_source(path: str, fmt: str | None) -> Source:
     """The single readable scheme in PATH (a command that takes one scheme), or exit 2 saying why."""
     sources = list(iter_sources((path,), fmt))
     if len(sources) != 1:
-        fail(f"{path} holds {len(sources)} schemes; give one file with one scheme (flipforge convert splits files)")
+        fail(
+            f"{shown(path)} holds {len(sources)} schemes; give one file with one scheme"
+            " (flipforge convert splits files)"
+        )
     if sources[0].scheme is None:
         fail(f"cannot read {sources[0].error}")
     return sources[0]

@@ -3,49 +3,76 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
-from flipforge.schemes import FORMATS, write_schemes
+from flipforge.schemes import FORMATS, Domain, write_schemes
 from flipforge.verify import verify
 
-from ._common import EXIT_FAIL, EXIT_OK, fail, friendly_errors, iter_sources
+from ._common import EXIT_BAD_INPUT, EXIT_FAIL, EXIT_OK, OneLineCommand, fail, friendly_errors, iter_sources, shown
 
 WRITABLE = ", ".join(name for name, f in FORMATS.items() if f.writer)
 
 
-@click.command("convert")
+@click.command("convert", cls=OneLineCommand)
 @click.argument("src", metavar="IN")
 @click.argument("dst", metavar="OUT")
-@click.option("--from", "fmt_in", default=None, metavar="FMT", help="Input format (default: detected).")
 @click.option(
-    "--to", "fmt_out", default=None, metavar="FMT", help=f"Output format (default: from OUT's extension): {WRITABLE}."
+    "--from", "fmt_in", default=None, metavar="FMT", show_default="detected from each file", help="Input format."
+)
+@click.option(
+    "--to",
+    "fmt_out",
+    default=None,
+    metavar="FMT",
+    show_default="from OUT's extension",
+    help=f"Output format: {WRITABLE}.",
+)
+@click.option(
+    "--domain",
+    "-d",
+    default="auto",
+    show_default=True,
+    help="Check (and record) each scheme over this domain: auto (what the file claims, else the ring of its "
+    "coefficients), F2, F3, F<p>, ZT, Z or Q.",
 )
 @friendly_errors
-def convert_command(src: str, dst: str, fmt_in: str | None, fmt_out: str | None) -> None:
+def convert_command(src: str, dst: str, fmt_in: str | None, fmt_out: str | None, domain: str) -> None:
     """Convert schemes between formats, checking each one exactly first.
 
     Several schemes (a multi-scheme file, or a folder) go into one file for formats that hold
     many (alphatensor .npz), otherwise into the folder OUT, one file each. The domain a source
-    leaves unsaid is filled in from verification. Invalid schemes are refused (exit 1).
+    leaves unsaid is filled in from verification (--domain F2 for a mod-2 scheme in a file
+    whose name does not say so). Invalid schemes are refused (exit 1); in a
+    folder, files that cannot be read are named and skipped (exit 2), and a summary line ends.
 
     \b
     Examples:
       flipforge convert 444-47-mod2.exp 444-47.json
       flipforge convert 2x2x2_m7.json strassen.exp
       flipforge convert factorizations_r.npz out/ --to native
+      flipforge convert best-23.exp best-23.json --domain F2
     """
-    schemes, code = [], EXIT_OK
+    dom = None if domain.strip().lower() == "auto" else Domain.parse(domain)
+    schemes, refused, unreadable = [], 0, 0
+    folder = Path(src).is_dir()
     for s in iter_sources((src,), fmt_in):
         if s.scheme is None:
-            fail(f"cannot read {s.error}")
-        res = verify(s.scheme)
+            if not folder:
+                fail(f"cannot read {s.error}")
+            click.echo(f"flipforge: cannot read {s.error}", err=True)
+            unreadable += 1
+            continue
+        res = verify(s.scheme, dom)
         if not res.valid:
             click.echo(f"flipforge: refusing {s.label}: {res.summary()}", err=True)
-            code = EXIT_FAIL
+            refused += 1
             continue
-        schemes.append(s.scheme if s.scheme.domain else s.scheme.with_domain(res.domain))
+        schemes.append(s.scheme if s.scheme.domain == res.domain else s.scheme.with_domain(res.domain))
     if schemes:
         written = write_schemes(schemes, dst, fmt_out)
         more = " ..." if len(written) > 1 else ""
-        click.echo(f"wrote {len(schemes)} scheme(s) to {len(written)} file(s): {written[0]}{more}")
-    sys.exit(code)
+        click.echo(f"wrote {len(schemes)} scheme(s) to {len(written)} file(s): {shown(written[0])}{more}")
+    if folder:
+        click.echo(f"{len(schemes)} written, {refused} invalid (refused), {unreadable} unreadable", err=True)
+    sys.exit(EXIT_BAD_INPUT if unreadable else EXIT_FAIL if refused else EXIT_OK)

@@ -10,17 +10,25 @@ from flipforge.schemes import Domain
 from flipforge.verify import verify
 from flipforge.verify.equivalence import compare, find_isotropy, fingerprint
 
-from ._common import EXIT_FAIL, EXIT_OK, fail, friendly_errors, one_source
+from ._common import EXIT_FAIL, EXIT_OK, OneLineCommand, fail, friendly_errors, one_source
 
 __all__ = ["equiv_command"]
 
 
-@click.command("equiv")
+@click.command("equiv", cls=OneLineCommand)
 @click.argument("first", metavar="A")
 @click.argument("second", metavar="B")
-@click.option("--domain", "-d", default=None, help="Compare over Q, F2, F3, ... (default: Q if both hold over Q).")
-@click.option("--find", is_flag=True, help="Small formats: search for the symmetry that maps A onto B.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option(
+    "--domain",
+    "-d",
+    default=None,
+    show_default="Q if both hold over Q, else F2, else F3",
+    help="Compare over Q, F2, F3 or F<p>.",
+)
+@click.option(
+    "--find", is_flag=True, show_default="off", help="Small formats: search for the symmetry that maps A onto B."
+)
+@click.option("--json", "as_json", is_flag=True, show_default="off", help="Print one JSON object.")
 @friendly_errors
 def equiv_command(first: str, second: str, domain: str | None, find: bool, as_json: bool) -> None:
     """Compare invariants of two schemes of one format (factor ranks, proportional factors).

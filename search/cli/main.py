@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 import click
 from flipforge.schemes import FORMATS
 
+from ._common import HelpGroup
 from .bench_cmd import bench_group
 from .code_cmd import export_command, reduce_command
 from .convert_cmd import convert_command
@@ -20,7 +22,7 @@ from .verify_cmd import verify_command
 __all__ = ["cli", "main", "verify_scheme_main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=HelpGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="flipforge")
 def cli() -> None:
     """flipforge: discover, prove and export fast bilinear (matrix multiplication) schemes.
@@ -54,8 +56,19 @@ cli.add_command(lift_command)
 cli.add_command(equiv_command)
 
 
+def _safe_streams() -> None:
+    """Never crash while printing: a character stdout/stderr cannot encode (a file name that is not
+    UTF-8, a terminal in ASCII) is written as an escape instead of raising UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and getattr(stream, "errors", "strict") == "strict":
+            with contextlib.suppress(ValueError, OSError):  # a stream that cannot be reconfigured stays
+                reconfigure(errors="backslashreplace")
+
+
 def main() -> None:
     """Entry point of ``flipforge``."""
+    _safe_streams()
     try:
         cli(prog_name="flipforge")
     except Exception as exc:  # a bug, not bad input: still one line, no traceback
@@ -65,6 +78,7 @@ def main() -> None:
 
 def verify_scheme_main() -> None:
     """Entry point of ``verify-scheme``, the same as ``flipforge verify``."""
+    _safe_streams()
     try:
         verify_command(prog_name="verify-scheme")
     except Exception as exc:
