@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import json
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -31,8 +30,8 @@ F2_UNNAMED = (
     "kauers_moosbauer_flips/flipgraph_222_rank8/",  # the rank-8 <2,2,2> flip-graph vertices over F2
 )
 # structured products (upper x lower triangular, symmetric, X*X^T, ...): other target tensors than
-# matrix multiplication, which this test (and the matmul readers) do not cover
-NOT_MATMUL = ("khoruzhii_structured/",)
+# matrix multiplication; the reader refuses them by name instead of misreading them as matmul
+NOT_MATMUL = "khoruzhii_structured/"
 
 
 def _unnamed_f2(path: str) -> bool:
@@ -46,8 +45,6 @@ def walked(reference: Path) -> dict[str, list]:
     out: dict[str, list] = {}
     for path in iter_scheme_files([reference]):
         key = str(path.relative_to(reference))
-        if key.startswith(NOT_MATMUL):
-            continue
         try:
             entries = read_entries(path)
         except FormatError as exc:
@@ -73,7 +70,9 @@ def test_every_scheme_file_is_read_and_valid_in_its_claimed_domain(walked: dict[
     assert all(r.summary().startswith("INVALID over ZT (holds over F2 only): ") for r in failing)
     # only the two complex AlphaEvolve schemes; rank tables and indexes (JSON, CSV) are not walked as schemes
     assert sorted(msg.split("]")[0].split("[")[-1] for p, msg in unreadable if "complex" in msg) == ["3,4,7", "4,4,4"]
-    assert [p for p, msg in unreadable if "complex" not in msg] == []
+    structured = [p for p, msg in unreadable if "a structured product" in msg]
+    assert all(p.startswith(NOT_MATMUL) for p in structured) and len(structured) >= 300
+    assert [p for p, msg in unreadable if "complex" not in msg and "a structured product" not in msg] == []
     assert not any(p.endswith(("fmm_sota.json", "status.json", "alphaevolve_index.json")) for p in walked)
     assert len(schemes) >= 11_700  # ~850 published entries, 273 flip-graph vertices, 10,537 Madan schemes
 
@@ -174,7 +173,6 @@ def test_cli_accepts_every_published_scheme_in_its_claimed_domain(flipforge_cmd,
     the unnamed F2 sources with --domain F2. (The slowest folders, AlphaTensor's 12x12x12 and
     Kauers-Wood's rational schemes, are covered by the library walk above, except their F2 and
     mod2 files, which are here.)"""
-    t0 = time.perf_counter()
     auto = [
         "alphaevolve",
         "alphatensor/factorizations_f2.npz",
@@ -219,4 +217,3 @@ def test_cli_accepts_every_published_scheme_in_its_claimed_domain(flipforge_cmd,
                 r for r in rows if r["domain"] in ("F2", "F3") and "mod2" not in r["path"] and "f2" not in r["path"]
             ]
             assert len(rows) > 400
-    assert time.perf_counter() - t0 < 120

@@ -32,12 +32,31 @@ __all__ = ["read_flipcpd_npy", "read_flipcpd_txt", "looks_like_flipcpd_txt"]
 _NAME_FMT = re.compile(r"(?:^|[-_])(\d)(\d)(\d)(?:[-_]|$)")
 
 
+_STRUCTURED = re.compile(r"([gulskw][gulskwt])-\d{3}[abc]?(?:[-_.]|$)")
+_LETTERS = {"g": "general", "u": "upper triangular", "l": "lower triangular", "s": "symmetric"}
+_LETTERS |= {"k": "skew-symmetric", "w": "skew plus diagonal"}
+
+
+def _refuse_structured(path: Path) -> None:
+    """flip-cpd names structured products by operation (``ug-444-...``); reading one of them as
+    matrix multiplication would give a wrong verdict, so only ``gg`` (general x general) is read."""
+    m = _STRUCTURED.match(path.name)
+    if m and m.group(1) != "gg":
+        op = m.group(1)
+        right = "its transpose" if op[1] == "t" else _LETTERS[op[1]]
+        raise FormatError(
+            f"{path}: a structured product ({_LETTERS[op[0]]} x {right}, '{op}'), not matrix "
+            "multiplication; flipforge reads only general products (gg-...) from flip-cpd files so far"
+        )
+
+
 def looks_like_flipcpd_txt(head: str) -> bool:
     return re.match(r"\s*m\d+\s*=", head) is not None
 
 
 def read_flipcpd_npy(path: Path) -> list[Scheme]:
     """The one scheme in a flip-cpd ``.npy`` (header checked before the data is read)."""
+    _refuse_structured(path)
     arr = load_npy(path)
     m = _NAME_FMT.search(path.stem)
     if not m:
@@ -68,6 +87,7 @@ def read_flipcpd_npy(path: Path) -> list[Scheme]:
 
 def read_flipcpd_txt(path: Path) -> list[Scheme]:
     """The one scheme of a flip-cpd text file (sizes checked before the matrices are allocated)."""
+    _refuse_structured(path)
     where = str(path)
     products: dict[int, dict] = {}
     outputs: dict[int, dict] = {}

@@ -25,8 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from ..coeffs import format_coeff
-from ..errors import FormatError
+from ..errors import FlipforgeError, FormatError
 from ..scheme import Scheme
+from ..tensor import MAX_TENSOR_ENTRIES, parse_format
 from ._io import build_scheme, claimed_domain, dense, read_text
 from ._linear import parse_product
 
@@ -68,6 +69,12 @@ def from_exp_text(text: str, where: str) -> tuple[tuple[int, int, int], np.ndarr
             p, n = max(p, k + 1), max(n, i + 1)
     if min(n, m, p) < 1 or any(min(i, j) < 0 for t in terms for g in "abc" for (i, j), _ in t[g]):
         raise FormatError(f"{where}: variable indices must start at 1")
+    try:
+        parse_format((n, m, p))
+    except FlipforgeError as exc:
+        raise FormatError(f"{where}: {exc}") from None
+    if (n * m) * (m * p) * (p * n) > MAX_TENSOR_ENTRIES:  # checked before the dense factors are allocated
+        raise FormatError(f"{where}: format {n}x{m}x{p} (from the largest indices) is too large")
     r = len(terms)
     u, v, w = dense(r, n * m), dense(r, m * p), dense(r, p * n)
     for row, t in enumerate(terms):

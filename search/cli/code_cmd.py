@@ -12,8 +12,7 @@ from flipforge.schemes.additions import METHODS, ReducedScheme, check_program, r
 from flipforge.schemes.export import LANGUAGES, check_function_name, export_code, program_text
 from flipforge.verify import verify
 
-from ._common import EXIT_FAIL, fail, friendly_errors, one_source
-from .verify_cmd import OneLineCommand
+from ._common import EXIT_FAIL, OneLineCommand, fail, friendly_errors, one_source
 
 __all__ = ["reduce_command", "export_command", "MAX_RESTARTS", "MAX_SEED", "MAX_WALK"]
 

@@ -11,8 +11,7 @@ from flipforge.schemes import Domain, FlipforgeError, native_text
 from flipforge.verify import is_claimed, verify, verify_where_valid
 from flipforge.verify.lift import MAX_ATTEMPTS, lift, max_steps
 
-from ._common import EXIT_FAIL, EXIT_OK, fail, friendly_errors, one_source
-from .verify_cmd import OneLineCommand
+from ._common import EXIT_FAIL, EXIT_OK, OneLineCommand, fail, friendly_errors, one_source
 
 __all__ = ["lift_command"]
 

@@ -8,7 +8,7 @@ import click
 from flipforge.schemes import Domain, coefficient_class, format_name
 from flipforge.verify import valid_over, verify
 
-from ._common import EXIT_BAD_INPUT, EXIT_FAIL, EXIT_OK, emit_json, fail, friendly_errors, iter_sources
+from ._common import EXIT_BAD_INPUT, EXIT_FAIL, EXIT_OK, OneLineCommand, emit_json, friendly_errors, iter_sources
 
 __all__ = ["OneLineCommand", "verify_command"]
 
@@ -16,18 +16,6 @@ DOMAIN_HELP = (
     "Where to check: auto, F2, F3, F<p> for a prime p, ZT, Z or Q. "
     "With auto each scheme is checked in the domain its file claims, else in the ring of its coefficients."
 )
-
-
-class OneLineCommand(click.Command):
-    """A command whose usage errors (a bad option value, a missing argument) are one line
-    ``flipforge: error: ...`` and exit status 2, like every other bad input."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except click.UsageError as exc:
-            fail(exc.format_message())
-            raise  # not reached: fail exits
 
 
 def _format_of(scheme) -> str:
