@@ -6,16 +6,26 @@ A run directory holds
 - ``tensor.npy``: the target, when it is not matrix multiplication;
 - ``checkpoint.json``: the pools and counters, replaced atomically (write, fsync, rename);
 - ``events.jsonl``: one JSON object per line (start, best, stop), appended and flushed;
-- ``best-<rank>.json``: every new best scheme, exactly verified, in native JSON.
+- ``best-<rank>.json``: every new best scheme, exactly verified, in native JSON;
+- ``lock``: the pid of the process searching in it; a POSIX lock on it (released by the kernel
+  when that process ends, however it ends) keeps a second search or resume out.
+
+Everything read back from disk is checked for shape and type here (``RunError`` names the file
+and the reason); whether the schemes in a checkpoint hold is checked by ``run.load_checkpoint``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import json
+import math
 import os
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -23,25 +33,36 @@ import numpy as np
 from flipforge.schemes import FlipforgeError, Tensor, format_name, load_tensor, matmul_tensor, parse_format
 
 from .packing import Packed
-from .params import WalkParams
+from .params import WalkParams, check_tuning
 
 __all__ = [
     "RunError",
     "RunConfig",
     "RunDir",
+    "BEST_FILE",
     "default_runs_root",
     "find_run",
     "list_runs",
     "new_run_id",
     "atomic_write",
     "resume_hint",
+    "pid_alive",
 ]
 
 CHECKPOINT_VERSION = 1
+MAX_SEED = 2**64 - 1
+MAX_RANK = 1 << 20
+BEST_FILE = re.compile(r"best-(\d+)(?:-(\d+))?\.json")  # best-49.json, best-49-2.json (never overwritten)
+_BEST_FILE_ANY = re.compile(r"best-\d+(?:-[A-Za-z0-9]+)?\.json")  # also the lifted best-49-Z.json
+
+# run directories this process holds the lock of: resolved path -> [fd, depth]. POSIX locks
+# belong to the process and are dropped when it closes *any* descriptor of the file, so the
+# process never opens a held lock file a second time (and a nested lock() just counts).
+_HELD: dict[Path, list[int]] = {}
 
 
 class RunError(FlipforgeError):
-    """A run directory that is missing, unreadable or inconsistent."""
+    """A run directory that is missing, unreadable, inconsistent or in use."""
 
 
 def default_runs_root() -> Path:
@@ -50,13 +71,46 @@ def default_runs_root() -> Path:
 
 
 def atomic_write(path: Path, text: str) -> None:
-    """Replace ``path`` so that a crash leaves either the old or the new contents, never half."""
+    """Replace ``path`` so that a crash leaves either the old or the new contents, never half.
+
+    On failure (disk full, read-only) the temporary file is removed and the OSError raised.
+    """
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def pid_alive(pid: int) -> bool:
+    """True when a process with this id exists (and is not a zombie)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(OSError, IndexError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    return True
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _expect(ok: bool, where: Path, what: str) -> None:
+    if not ok:
+        raise RunError(f"{where}: {what}")
 
 
 @dataclass
@@ -82,8 +136,34 @@ class RunConfig:
         return json.dumps(asdict(self), indent=2) + "\n"
 
     @classmethod
-    def from_json(cls, text: str) -> RunConfig:
-        return cls(**json.loads(text))
+    def from_json(cls, text: str, where: Path = Path("config.json")) -> RunConfig:
+        """Parse and type-check ``config.json``; RunError names what is wrong."""
+        try:
+            body = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            raise RunError(f"{where}: not valid JSON ({exc})") from None
+        _expect(isinstance(body, dict), where, "not a run configuration (a JSON object was expected)")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(body) - known)
+        _expect(not unknown, where, f"unknown field(s) {', '.join(map(repr, unknown))}")
+        missing = [k for k in ("target", "domain", "seed", "target_rank", "pool_size") if k not in body]
+        _expect(not missing, where, f"missing field(s) {', '.join(missing)}")
+        for key in ("target", "domain", "start", "label"):
+            _expect(isinstance(body.get(key, ""), str), where, f"{key} must be a string")
+        for key in ("db", "target_source", "lift"):
+            _expect(body.get(key) is None or isinstance(body[key], str), where, f"{key} must be a string or null")
+        _expect(_is_int(body["seed"]) and 0 <= body["seed"] <= MAX_SEED, where, "seed must be an integer in 0..2^64-1")
+        tr = body["target_rank"]
+        _expect(tr is None or (_is_int(tr) and 1 <= tr <= MAX_RANK), where, "target_rank must be a positive integer")
+        ps = body["pool_size"]
+        _expect(_is_int(ps) and 1 <= ps <= MAX_RANK, where, "pool_size must be a positive integer")
+        params = body.get("params", {})
+        _expect(isinstance(params, dict), where, "params must be an object")
+        try:
+            check_tuning(params)
+        except ValueError as exc:
+            raise RunError(f"{where}: params: {exc}") from None
+        return cls(**body)
 
 
 def new_run_id(root: Path, label: str, domain: str) -> str:
@@ -95,6 +175,18 @@ def new_run_id(root: Path, label: str, domain: str) -> str:
     while (root / run_id).exists():
         run_id, n = f"{base}-{n}", n + 1
     return run_id
+
+
+def _uint64_rows(value: Any, rank: int, where: Path, what: str) -> np.ndarray:
+    """A (rank, 3) array of integers in [0, 2^64) from JSON, or RunError."""
+    _expect(isinstance(value, list) and len(value) == rank, where, f"{what}: expected {rank} rows")
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError, OverflowError):
+        arr = np.asarray([0.5])  # ragged or mixed: refused below
+    ok = arr.dtype.kind in "iu" and arr.shape == (rank, 3) and (arr.dtype.kind == "u" or arr.min() >= 0)
+    _expect(ok, where, f"{what}: expected {rank} rows of 3 integers in 0..2^64-1")
+    return arr.astype(np.uint64)
 
 
 class RunDir:
@@ -119,6 +211,10 @@ class RunDir:
     def events_file(self) -> Path:
         return self.path / "events.jsonl"
 
+    @property
+    def lock_file(self) -> Path:
+        return self.path / "lock"
+
     def create(self, config: RunConfig, tensor: Tensor) -> None:
         try:
             self.path.mkdir(parents=True, exist_ok=False)
@@ -126,22 +222,100 @@ class RunDir:
             raise RunError(f"{self.path}: already exists; pick another --run-dir or resume it") from None
         except OSError as exc:
             raise RunError(f"{self.path}: cannot create the run directory ({exc.strerror or exc})") from None
-        if not tensor.is_matmul:
-            np.save(self.path / "tensor.npy", tensor.array)
-        atomic_write(self.config_file, config.to_json())
+        try:
+            if not tensor.is_matmul:
+                np.save(self.path / "tensor.npy", tensor.array)
+            atomic_write(self.config_file, config.to_json())
+        except OSError as exc:
+            raise RunError(f"{self.path}: cannot write to the run directory ({exc.strerror or exc})") from None
 
     def config(self) -> RunConfig:
         try:
-            return RunConfig.from_json(self.config_file.read_text())
+            text = self.config_file.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise RunError(f"{self.path}: not a run directory (no config.json)") from None
-        except (ValueError, TypeError) as exc:
-            raise RunError(f"{self.config_file}: unreadable ({exc})") from None
+        except (OSError, ValueError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise RunError(f"{self.config_file}: cannot read it ({reason})") from None
+        return RunConfig.from_json(text, self.config_file)
 
     def tensor(self, config: RunConfig) -> Tensor:
         if config.target.endswith(".npy"):
             return load_tensor(self.path / config.target)
         return matmul_tensor(parse_format(config.target))
+
+    # --- the lock ------------------------------------------------------------------------------
+
+    def lock_pid(self) -> int | None:
+        """The pid written in the lock file (whether or not that process still runs), or None."""
+        if self.path.resolve() in _HELD:
+            return os.getpid()
+        try:
+            text = self.lock_file.read_text(encoding="ascii", errors="replace").strip()
+        except OSError:
+            return None
+        return int(text) if text.isdigit() else None
+
+    def running_pid(self) -> int | None:
+        """The pid of the live process searching in this run, or None."""
+        pid = self.lock_pid()
+        return pid if pid is not None and pid_alive(pid) else None
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the run's lock (nested calls in one process share it).
+
+        A second process gets RunError "run X is already running (pid N)"; a lock file left by a
+        process that died is taken over (the kernel released its lock). On a file system without
+        POSIX locks the run goes on unlocked.
+        """
+        key = self.path.resolve()
+        held = _HELD.get(key)
+        if held is not None:
+            held[1] += 1
+            try:
+                yield
+            finally:
+                held[1] -= 1
+            return
+        try:
+            fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise RunError(f"{self.path}: cannot write to the run directory ({exc.strerror or exc})") from None
+        if not self._take(fd):  # no POSIX locks on this file system: go on unlocked
+            os.close(fd)
+            yield
+            return
+        _HELD[key] = [fd, 1]
+        try:
+            yield
+        finally:
+            del _HELD[key]
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)  # a clean end leaves no pid behind
+            os.close(fd)  # releases the lock
+
+    def _take(self, fd: int) -> bool:
+        """Lock the open lock file and write our pid in it; False when the file system has no locks."""
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EACCES, errno.EAGAIN):
+                return False
+            try:
+                text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            finally:
+                os.close(fd)
+            raise RunError(f"run {self.run_id} is already running (pid {text or '?'})") from None
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except OSError as exc:
+            os.close(fd)
+            raise RunError(f"{self.path}: cannot write to the run directory ({exc.strerror or exc})") from None
+        return True
+
+    # --- the checkpoint --------------------------------------------------------------------------
 
     def write_checkpoint(self, state: dict[str, Any], pools: dict[int, list[Packed]]) -> None:
         body = dict(state)
@@ -153,39 +327,81 @@ class RunDir:
         }
         atomic_write(self.checkpoint_file, json.dumps(body, separators=(",", ":")) + "\n")
 
-    def read_checkpoint(self, domain: str) -> tuple[dict[str, Any], dict[int, list[Packed]]]:
+    def _checkpoint_body(self) -> dict[str, Any]:
+        where = self.checkpoint_file
         try:
-            body = json.loads(self.checkpoint_file.read_text())
+            text = where.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise RunError(f"{self.path}: no checkpoint.json (the run never started)") from None
-        except ValueError as exc:
-            raise RunError(f"{self.checkpoint_file}: unreadable ({exc})") from None
-        if body.get("version") != CHECKPOINT_VERSION:
-            raise RunError(f"{self.checkpoint_file}: checkpoint version {body.get('version')} is not supported")
-        pools = {
-            int(r): [
-                Packed(np.array(m["fp"], np.uint64).reshape(-1, 3), np.array(m["fn"], np.uint64).reshape(-1, 3), domain)
-                for m in members
-            ]
-            for r, members in body.pop("pools").items()
-        }
+        except (OSError, ValueError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise RunError(f"{where}: cannot read it ({reason})") from None
+        try:
+            body = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            raise RunError(f"{where}: not valid JSON ({exc})") from None
+        _expect(isinstance(body, dict), where, "not a checkpoint (a JSON object was expected)")
+        version = body.get("version")
+        _expect(version == CHECKPOINT_VERSION, where, f"checkpoint version {version!r} is not supported")
+        self._check_state(body)
+        return body
+
+    def _check_state(self, body: dict[str, Any]) -> None:
+        where = self.checkpoint_file
+        for key in ("sessions", "flips"):
+            v = body.get(key, 0)
+            _expect(_is_int(v) and 0 <= v < 2**63, where, f"{key} must be a non-negative integer, not {v!r}")
+        secs = body.get("seconds", 0.0)
+        ok = isinstance(secs, (int, float)) and not isinstance(secs, bool) and math.isfinite(secs) and secs >= 0
+        _expect(ok, where, f"seconds must be a non-negative number, not {secs!r}")
+        for key in ("start_rank", "best_rank"):
+            v = body.get(key)
+            _expect(_is_int(v) and 1 <= v <= MAX_RANK, where, f"{key} must be a positive integer, not {v!r}")
+        best = body.get("best_file")
+        ok = best is None or (isinstance(best, str) and _BEST_FILE_ANY.fullmatch(best) is not None)
+        _expect(ok, where, f"best_file must be null or a file name best-<rank>.json, not {best!r}")
+        _expect(isinstance(body.get("status", ""), str), where, "status must be a string")
+
+    def read_checkpoint(self, domain: str) -> tuple[dict[str, Any], dict[int, list[Packed]]]:
+        """The counters and the pools, checked for shape and type (not yet for validity)."""
+        body = self._checkpoint_body()
+        where = self.checkpoint_file
+        raw = body.pop("pools", None)
+        _expect(isinstance(raw, dict) and raw, where, "pools must be a non-empty object {rank: [schemes]}")
+        pools: dict[int, list[Packed]] = {}
+        for key, members in raw.items():
+            _expect(key.isdigit() and 1 <= int(key) <= MAX_RANK, where, f"pool rank {key!r} is not a positive integer")
+            rank = int(key)
+            _expect(isinstance(members, list), where, f"pool {rank}: expected a list of schemes")
+            bucket = pools.setdefault(rank, [])
+            for i, m in enumerate(members):
+                _expect(isinstance(m, dict) and set(m) == {"fp", "fn"}, where, f"pool {rank}[{i}]: expected fp and fn")
+                fp = _uint64_rows(m["fp"], rank, where, f"pool {rank}[{i}] fp")
+                fn = _uint64_rows(m["fn"], rank, where, f"pool {rank}[{i}] fn")
+                bucket.append(Packed(fp, fn, domain))
         return body, pools
 
     def state(self) -> dict[str, Any]:
-        """The checkpoint's counters without the pools (cheap enough for listings)."""
-        try:
-            body = json.loads(self.checkpoint_file.read_text())
-        except (OSError, ValueError):
-            return {}
+        """The checkpoint's counters without the pools (checked for type; RunError otherwise)."""
+        body = self._checkpoint_body()
         body.pop("pools", None)
         return body
 
+    def best_files(self) -> list[tuple[int, Path]]:
+        """Every ``best-<rank>.json`` (and ``best-<rank>-<n>.json``) of the run, lowest rank first."""
+        found = []
+        with contextlib.suppress(OSError):
+            for p in self.path.iterdir():
+                m = BEST_FILE.fullmatch(p.name)
+                if m:
+                    found.append((int(m.group(1)), p))
+        return sorted(found)
+
     def event(self, kind: str, **fields: Any) -> None:
+        """Append one line (written through at once: a killed process loses none; no fsync, it is a log)."""
         line = json.dumps({"event": kind, "time": time.strftime("%Y-%m-%dT%H:%M:%S"), **fields})
         with open(self.events_file, "a", encoding="utf-8") as fh:
             fh.write(line + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
 
 
 def find_run(ref: str, root: Path | None = None) -> RunDir:
@@ -200,13 +416,22 @@ def find_run(ref: str, root: Path | None = None) -> RunDir:
     return run
 
 
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
 def list_runs(root: Path | None = None) -> list[RunDir]:
-    """Every run directory under the root, oldest first."""
+    """Every run directory under the root (any folder with a config.json, readable or not), oldest first."""
     base = root or default_runs_root()
-    if not base.is_dir():
-        return []
-    runs = [RunDir(p) for p in base.iterdir() if (p / "config.json").is_file()]
-    return sorted(runs, key=lambda r: r.config_file.stat().st_mtime)
+    try:
+        children = list(base.iterdir()) if base.is_dir() else []
+    except OSError as exc:
+        raise RunError(f"{base}: cannot list the runs ({exc.strerror or exc})") from None
+    runs = [RunDir(p) for p in children if p.is_dir() and os.path.lexists(p / "config.json")]
+    return sorted(runs, key=lambda r: (_mtime(r.config_file), r.run_id))
 
 
 def target_label(tensor: Tensor) -> str:

@@ -9,15 +9,20 @@ Messages on the out-queue are tuples whose first item names them:
 - ``("done", worker, flips)`` last, or ``("error", worker, message)``.
 
 A worker stops when the stop event is set, when it reaches the target, or when its parent
-has died (it checks between steps of a fraction of a second), so a killed run leaves no
-orphans behind.
+has died: on Linux the kernel kills it the moment the parent dies (``PR_SET_PDEATHSIG``), and
+everywhere it checks between steps of a fraction of a second, so a killed run leaves no
+orphans behind. Signals (Ctrl-C, SIGTERM, SIGHUP) are the parent's to handle: the parent
+starts a worker with them blocked, and the worker ignores them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -25,9 +30,11 @@ import numpy as np
 from .packing import Packed
 from .pool import PoolSearch, WalkParams
 
-__all__ = ["worker_main", "pools_to_wire", "pools_from_wire"]
+__all__ = ["worker_main", "pools_to_wire", "pools_from_wire", "STOP_SIGNALS", "signals_blocked"]
 
 Wire = dict[int, list[tuple[np.ndarray, np.ndarray]]]
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_PR_SET_PDEATHSIG = 1
 
 
 def pools_to_wire(pools: dict[int, list[Packed]]) -> Wire:
@@ -36,6 +43,27 @@ def pools_to_wire(pools: dict[int, list[Packed]]) -> Wire:
 
 def pools_from_wire(wire: Wire, domain: str) -> dict[int, list[Packed]]:
     return {int(r): [Packed(fp, fn, domain) for fp, fn in members] for r, members in wire.items()}
+
+
+@contextlib.contextmanager
+def signals_blocked() -> Iterator[None]:
+    """Block the stop signals in this thread (a process forked now starts with them blocked)."""
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _die_with_parent() -> None:
+    """Ask the Linux kernel to kill this process when its parent dies (no-op elsewhere)."""
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
 
 
 def worker_main(
@@ -51,7 +79,12 @@ def worker_main(
     snapshot_every: float = 5.0,
 ) -> None:
     """Run a pool search until told to stop; see the module docstring for the protocol."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    for sig in STOP_SIGNALS:  # the parent stops us through ``stop`` (or by dying)
+        signal.signal(sig, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+    _die_with_parent()
+    if os.getppid() != parent_pid:  # the parent died before the line above
+        os._exit(0)
     try:
         search = PoolSearch(pools_from_wire(wire, domain), domain, WalkParams(**params), seed)
         search.warm_up()

@@ -12,6 +12,12 @@ import click
 __all__ = ["make_reporter", "format_duration", "format_count", "WorkProgress"]
 
 
+def _print_scheme(text: str) -> None:
+    """A verified scheme the run directory could not take: native JSON on stdout, at once."""
+    click.echo(text)
+    sys.stdout.flush()
+
+
 def format_duration(seconds: float) -> str:
     s = int(seconds)
     if s < 60:
@@ -57,6 +63,9 @@ class PlainReporter:
     def note(self, text: str) -> None:
         click.echo(text, err=True)
 
+    def unsaved(self, text: str) -> None:
+        _print_scheme(text)
+
     def close(self) -> None:
         pass
 
@@ -83,11 +92,16 @@ class LiveReporter:
     def note(self, text: str) -> None:
         self.console.print(text, highlight=False)
 
+    def unsaved(self, text: str) -> None:
+        _print_scheme(text)
+
     def close(self) -> None:
         self.live.stop()
 
 
 class QuietReporter:
+    """No progress; a scheme that could not be saved is still printed."""
+
     def update(self, snap: dict[str, Any]) -> None:
         pass
 
@@ -96,6 +110,9 @@ class QuietReporter:
 
     def best(self, rank: int, path: Path, seconds: float) -> None:
         pass
+
+    def unsaved(self, text: str) -> None:
+        _print_scheme(text)
 
     def close(self) -> None:
         pass

@@ -3,28 +3,37 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
+import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 from flipforge.schemes.db import default_db_path
-from flipforge.search.params import WalkParams
-from flipforge.search.rundir import RunDir, default_runs_root, find_run, list_runs, resume_hint
+from flipforge.search.params import TUNING_LIMIT, WalkParams
+from flipforge.search.rundir import MAX_SEED, RunDir, RunError, default_runs_root, find_run, list_runs, resume_hint
 
 if TYPE_CHECKING:
     from flipforge.search.run import Summary
 
-from ._common import EXIT_BAD_INPUT, EXIT_FAIL, EXIT_OK, fail, friendly_errors
+from ._common import EXIT_FAIL, EXIT_OK, fail, friendly_errors
 from .progress import format_count, format_duration, make_reporter
 
-__all__ = ["search_command", "resume_command", "runs_command", "parse_duration"]
+__all__ = ["search_command", "resume_command", "runs_command", "parse_duration", "max_workers"]
 
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # 128 + SIGINT; SIGTERM gives 143, SIGHUP 129
 EXIT_INTERNAL = 3
+WORKERS_PER_CPU = 4
 _DEFAULTS = WalkParams()
+_EXIT_HELP = (
+    "Exit status: 0 target reached, 1 time ran out first, 2 bad input or the\n"
+    "run is already running, 3 internal error or the run directory could not\n"
+    "be written, 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP (interrupted: checkpoint\n"
+    "written, resumable)."
+)
 
 
 def parse_duration(text: str | None) -> float | None:
@@ -35,13 +44,41 @@ def parse_duration(text: str | None) -> float | None:
     if not m:
         fail(f"--time {text!r}: expected seconds or a duration such as 90, 90s, 15m, 2h, 1d")
     value = float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
-    if value <= 0:
-        fail(f"--time must be positive, not {text}")
+    if not math.isfinite(value) or value <= 0:
+        fail(f"--time must be a positive, finite duration, not {text}")
     return value
 
 
-def _default_workers() -> int:
+def _cpus() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+def max_workers() -> int:
+    """The most workers started without --force: 4 per CPU this process may use."""
+    return WORKERS_PER_CPU * _cpus()
+
+
+def _check_workers(workers: int | None, force: bool) -> int:
+    """The worker count (default: one per CPU), or exit 2 for one below 1 or above 4 x the CPUs."""
+    if workers is None:
+        return _cpus()
+    if workers < 1:
+        fail(f"--workers must be at least 1, not {workers}")
+    if workers > max_workers() and not force:
+        fail(
+            f"--workers {workers} is more than {WORKERS_PER_CPU} x the {_cpus()} CPU(s) of this machine "
+            f"({max_workers()}); use --force to start that many anyway"
+        )
+    return workers
+
+
+def _check_seed(seed: int | None) -> int:
+    """The seed (a random one when not given), or exit 2 for one outside 0..2^64-1."""
+    if seed is None:
+        return int.from_bytes(os.urandom(4), "little")
+    if not 0 <= seed <= MAX_SEED:
+        fail(f"--seed must be an integer from 0 to 2^64-1, not {seed}")
+    return seed
 
 
 def _tuning(flag: str, field: str, help_text: str, *short: str):  # noqa: ANN202 (a click decorator)
@@ -51,76 +88,183 @@ def _tuning(flag: str, field: str, help_text: str, *short: str):  # noqa: ANN202
     )
 
 
+def _exit_code(summary: Summary) -> int:
+    if summary.status == "reached":
+        return EXIT_OK
+    if summary.status == "interrupted":
+        return 128 + int(signal.Signals[summary.signal]) if summary.signal else EXIT_INTERRUPTED
+    if summary.status == "error":
+        return EXIT_INTERNAL
+    return EXIT_FAIL
+
+
 def _finish(summary: Summary, run: RunDir, as_json: bool) -> None:
-    """Print the outcome and exit with 0 reached, 1 time ran out, 130 interrupted, 3 internal error."""
+    """Print the outcome and exit: 0 reached, 1 time ran out, 128+signal interrupted, 3 error."""
+    hint = resume_hint(run)
+    saved = "checkpoint written" if summary.checkpoint_saved else "the checkpoint could not be written"
+    code = _exit_code(summary)
     if summary.status == "reached":
         msg = f"reached rank {summary.best_rank} (target {summary.target_rank})"
-        code = EXIT_OK
     elif summary.status == "interrupted":
-        msg = f"interrupted at best rank {summary.best_rank}; checkpoint written; {resume_hint(run)}"
-        code = EXIT_INTERRUPTED
+        by = f" by {summary.signal}" if summary.signal else ""
+        msg = f"interrupted{by} at best rank {summary.best_rank}; {saved}; {hint}"
     elif summary.status == "error":
-        msg = f"search failed: {summary.error}; checkpoint written; {resume_hint(run)}"
-        code = EXIT_INTERNAL
+        msg = ""
     else:
         goal = f" (target {summary.target_rank} not reached)" if summary.target_rank is not None else ""
-        msg = f"time is up at best rank {summary.best_rank}{goal}; {resume_hint(run)}"
-        code = EXIT_FAIL
+        msg = f"time is up at best rank {summary.best_rank}{goal}; {hint}"
     rate = summary.session_flips / summary.session_seconds if summary.session_seconds > 0 else 0.0
-    click.echo(
-        f"{msg}\n  run {summary.run}: {format_count(summary.flips)} flips in {format_duration(summary.seconds)}"
-        f" ({format_count(rate)} flips/s this session)",
-        err=as_json,
+    stats = (
+        f"  run {summary.run}: {format_count(summary.flips)} flips in {format_duration(summary.seconds)}"
+        f" ({format_count(rate)} flips/s this session)"
     )
+    if msg:
+        click.echo(f"{msg}\n{stats}", err=as_json)
+    else:
+        click.echo(stats.strip(), err=True)
     if summary.best_scheme:
-        click.echo(f"  best scheme: {summary.best_scheme}", err=as_json)
+        click.echo(f"  best scheme: {summary.best_scheme}", err=as_json or summary.status == "error")
+    if summary.status == "error":
+        lost = len(summary.unsaved)
+        printed = f"; {lost} verified scheme(s) it could not take are on stdout as native JSON" if lost else ""
+        click.echo(f"flipforge: error: {summary.error}{printed}; {saved}; {hint}", err=True)
     if as_json:
         click.echo(json.dumps(summary.as_dict()))
     sys.exit(code)
 
 
-def _run(run: RunDir, workers: int, seconds: float | None, quiet: bool, as_json: bool) -> None:
-    from flipforge.search.run import execute  # numba loads here, not for --help
+def _run(run: RunDir, workers: int, seconds: float | None, quiet: bool, as_json: bool, **options: Any) -> None:
+    from flipforge.search.run import Interrupted, execute  # numba loads here, not for --help
 
     reporter = make_reporter(quiet)
     try:
-        summary = execute(run, workers, seconds, reporter)
+        summary = execute(run, workers, seconds, reporter, **options)
+    except Interrupted as exc:  # before any worker started: nothing on disk changed
+        reporter.close()
+        click.echo(f"interrupted by {exc} before the search started; {resume_hint(run)}", err=True)
+        sys.exit(128 + exc.signum)
     finally:
         reporter.close()
     _finish(summary, run, as_json)
 
 
-@click.command("search")
+_SEARCH_HELP = f"""Search the flip graph for low-rank schemes of FORMAT.
+
+FORMAT is a matrix multiplication format such as 3x3x3, or a .npy file with a 3-way integer
+tensor. Walkers start
+from the naive scheme (or --start), flip at random, take reductions as they appear and plus
+transitions when stuck; a pool of distinct schemes per rank keeps restarts diverse. Every new
+best scheme is verified exactly, saved in the run directory (best-<rank>.json) and stored in
+the scheme database, and the checkpoint is rewritten at once, so neither Ctrl-C, SIGTERM nor
+kill -9 loses a scheme found; `flipforge resume RUN` goes on. Ctrl-C, SIGTERM and SIGHUP stop
+the workers, write the checkpoint and print the resume command. A second search or resume in
+the same run directory is refused while this one runs. Without --target-rank the target is the
+best-known rank of the format over the domain (from the database), and reaching it ends the run.
+
+\b
+{_EXIT_HELP}
+
+\b
+Examples:
+  flipforge search 3x3x3 --target-rank 23              # F2, all cores, ~0.1 s
+  flipforge search 3x3x3 --domain ZT -r 23 --seed 7    # valid over every ring
+  flipforge search 2x2x2 -d F3 --start builtin:strassen -r 7
+  flipforge search 4x4x4 -r 49 --workers 2 --time 10m --json
+"""
+
+_workers_option = click.option(
+    "--workers",
+    "-w",
+    type=int,
+    default=None,
+    show_default="one per CPU",
+    help="Worker processes (at most 4 per CPU without --force).",
+)
+_force_option = click.option("--force", is_flag=True, show_default="off", help="Allow more than 4 workers per CPU.")
+_json_option = click.option(
+    "--json", "as_json", is_flag=True, show_default="off", help="End with a one-line JSON summary on stdout."
+)
+_quiet_option = click.option(
+    "--quiet",
+    "-q",
+    is_flag=True,
+    show_default="off",
+    help="No progress output (a scheme that could not be saved is still printed).",
+)
+
+
+@click.command("search", help=_SEARCH_HELP)
 @click.argument("target", metavar="FORMAT")
 @click.option("--domain", "-d", default="F2", show_default=True, help="F2, F3 or ZT (integers in {-1,0,1}).")
-@click.option("--target-rank", "-r", type=int, default=None, help="Stop when a scheme of this rank is found.")
-@click.option("--time", "-t", "time_", default=None, metavar="DURATION", help="Time budget: 90, 90s, 15m, 2h, 1d.")
-@click.option("--workers", "-w", type=int, default=None, help="Worker processes  [default: CPU count]")
-@click.option("--seed", "-s", type=int, default=None, help="Seed; the same seed and one worker repeat a run exactly.")
-@click.option("--start", default="naive", show_default=True, metavar="naive|PATH", help="Start scheme(s).")
+@click.option(
+    "--target-rank",
+    "-r",
+    type=int,
+    default=None,
+    show_default="the best-known rank of the format",
+    help="Stop when a scheme of this rank is found.",
+)
+@click.option(
+    "--time",
+    "-t",
+    "time_",
+    default=None,
+    metavar="DURATION",
+    show_default="no limit",
+    help="Time budget: 90, 90s, 15m, 2h, 1d.",
+)
+@_workers_option
+@click.option(
+    "--seed",
+    "-s",
+    type=int,
+    default=None,
+    show_default="random, printed",
+    help="Seed from 0 to 2^64-1; the same seed and one worker repeat a run exactly.",
+)
+@click.option(
+    "--start",
+    default="naive",
+    show_default=True,
+    metavar="naive|builtin:NAME|PATH",
+    help="Start scheme(s): naive, builtin:strassen, builtin:winograd, builtin:naive:NxMxP, or a file or folder.",
+)
 @_tuning("--pool-size", "pool_size", "Distinct schemes per rank before the walkers move down to it.", "-k")
 @_tuning("--plus-after", "plus_after", "Flips without a new lowest rank before a plus transition.")
 @_tuning("--plus-delta", "plus_delta", "Plus transitions only while rank < lowest rank + this.")
 @_tuning("--restart-flips", "restart_flips", "Flips without improvement before a walker restarts from the pool.")
-@click.option("--run-dir", default=None, metavar="DIR", help="Run directory  [default: runs/<run-id>]")
+@click.option("--run-dir", default=None, metavar="DIR", show_default="runs/<run-id>", help="Run directory.")
 @click.option(
     "--db",
     "db_path",
     default=None,
     metavar="PATH",
-    help="Scheme database for every new best  [default: $FLIPFORGE_DB or runs/flipforge.db]",
+    show_default="$FLIPFORGE_DB or runs/flipforge.db",
+    help="Scheme database for every new best.",
 )
-@click.option("--no-db", is_flag=True, help="Do not write to a database (best schemes still go to the run directory).")
+@click.option(
+    "--no-db",
+    is_flag=True,
+    show_default="off",
+    help="Do not write to a database (best schemes still go to the run directory).",
+)
 @click.option(
     "--lift",
     "lift_to",
     type=click.Choice(["ZT", "Z", "Q"], case_sensitive=False),
     default=None,
+    show_default="no lifting",
     help="Lift every new best (F2/F3 searches) to this ring and store both.",
 )
-@click.option("--beyond", is_flag=True, help="Without --target-rank: aim one below the best-known rank (a record).")
-@click.option("--json", "as_json", is_flag=True, help="End with a one-line JSON summary on stdout.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+@click.option(
+    "--beyond",
+    is_flag=True,
+    show_default="off",
+    help="Without --target-rank: aim one below the best-known rank (a record).",
+)
+@_force_option
+@_json_option
+@_quiet_option
 @friendly_errors
 def search_command(
     target: str,
@@ -139,36 +283,20 @@ def search_command(
     no_db: bool,
     lift_to: str | None,
     beyond: bool,
+    force: bool,
     as_json: bool,
     quiet: bool,
 ) -> None:
-    """Search the flip graph for low-rank schemes of FORMAT (e.g. 3x3x3, or a 3-way tensor .npy).
-
-    Walkers start from the naive scheme (or --start), flip at random, take reductions as they
-    appear and plus transitions when stuck; a pool of distinct schemes per rank keeps restarts
-    diverse. Every new best scheme is verified exactly, saved in the run directory and stored in
-    the scheme database, with a checkpoint at least every 30 s: Ctrl-C (or a crash) loses at most
-    that, and `flipforge resume RUN` goes on. Without --target-rank the target is the best-known
-    rank of the format over the domain (from the database), and reaching it ends the run.
-
-    \b
-    Exit status: 0 target reached, 1 time ran out first, 2 bad input,
-    130 interrupted (resumable), 3 internal error.
-
-    \b
-    Examples:
-      flipforge search 3x3x3 --target-rank 23              # F2, all cores, ~0.1 s
-      flipforge search 3x3x3 --domain ZT -r 23 --seed 7    # valid over every ring
-      flipforge search 4x4x4 -r 49 --workers 2 --time 10m --json
-    """
-    for name, value in (("--workers", workers), ("--plus-after", plus_after), ("--restart-flips", restart_flips)):
-        if value is not None and value < 1:
-            fail(f"{name} must be at least 1, not {value}")
-    if plus_delta < 0:
-        fail(f"--plus-delta must be 0 or more, not {plus_delta}")
+    for name, value, low in (
+        ("--plus-after", plus_after, 1),
+        ("--plus-delta", plus_delta, 0),
+        ("--restart-flips", restart_flips, 1),
+    ):
+        if not low <= value < TUNING_LIMIT:
+            fail(f"{name} must be an integer from {low} to 2^62-1, not {value}")
+    workers = _check_workers(workers, force)
+    seed = _check_seed(seed)
     seconds = parse_duration(time_)
-    if seed is None:
-        seed = int.from_bytes(os.urandom(4), "little")
     params = {"plus_after": plus_after, "plus_delta": plus_delta, "restart_flips": restart_flips}
     from flipforge.search.run import create_run
 
@@ -185,74 +313,130 @@ def search_command(
         beyond=beyond,
         lift_to=lift_to.upper() if lift_to else None,
     )
-    workers = workers or _default_workers()
-    state = run.state()
-    config = run.config()
-    if config.target_rank is None:
-        goal = "no target rank (until time or Ctrl-C)"
-    else:
-        goal = f"target rank {config.target_rank}" + (f" ({config.target_source})" if config.target_source else "")
-    click.echo(
-        f"run {run.run_id} ({run.path}): {config.label} over {config.domain} from rank "
-        f"{state['start_rank']} ({start}), {goal}, {workers} worker(s), seed {seed}",
-        err=True,
-    )
-    _run(run, workers, seconds, quiet, as_json)
+    with run.lock():
+        state = run.state()
+        config = run.config()
+        if config.target_rank is None:
+            goal = "no target rank (until time or Ctrl-C)"
+        else:
+            goal = f"target rank {config.target_rank}" + (f" ({config.target_source})" if config.target_source else "")
+        click.echo(
+            f"run {run.run_id} ({run.path}): {config.label} over {config.domain} from rank "
+            f"{state['start_rank']} ({start}), {goal}, {workers} worker(s), seed {seed}",
+            err=True,
+        )
+        _run(run, workers, seconds, quiet, as_json)
 
 
 @click.command("resume")
 @click.argument("run_ref", metavar="RUN")
-@click.option("--time", "-t", "time_", default=None, metavar="DURATION", help="Time budget for this session.")
-@click.option("--workers", "-w", type=int, default=None, help="Worker processes  [default: CPU count]")
-@click.option("--json", "as_json", is_flag=True, help="End with a one-line JSON summary on stdout.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+@click.option(
+    "--time",
+    "-t",
+    "time_",
+    default=None,
+    metavar="DURATION",
+    show_default="no limit",
+    help="Time budget for this session: 90, 90s, 15m, 2h, 1d.",
+)
+@_workers_option
+@click.option(
+    "--db",
+    "db_path",
+    default=None,
+    metavar="PATH",
+    show_default="the run's database",
+    help="Scheme database for this session's new bests.",
+)
+@click.option("--no-db", is_flag=True, show_default="off", help="Do not write to a database in this session.")
+@_force_option
+@_json_option
+@_quiet_option
 @friendly_errors
-def resume_command(run_ref: str, time_: str | None, workers: int | None, as_json: bool, quiet: bool) -> None:
-    """Continue a run from its last checkpoint (RUN = run id under runs/, or a run directory).
+def resume_command(
+    run_ref: str,
+    time_: str | None,
+    workers: int | None,
+    db_path: str | None,
+    no_db: bool,
+    force: bool,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Continue a run from its last checkpoint.
 
-    The pools, counters and best scheme carry over; the walkers get fresh seeds derived from
-    the run's seed and the session number. Exit status as for `flipforge search`.
+    RUN is a run id under runs/ (or $FLIPFORGE_RUNS) or a run directory. The checkpoint's pools
+    and the run's best schemes are re-checked exactly before they are trusted (a checkpoint that
+    does not hold is refused), a best-<rank>.json saved after the last checkpoint is taken
+    into account, and no best file is ever overwritten. The walkers get fresh seeds derived from
+    the run's seed and the session number. A run that is already running (in another process)
+    is refused.
+
+    \b
+    Exit status as for `flipforge search`.
     """
-    if workers is not None and workers < 1:
-        fail(f"--workers must be at least 1, not {workers}")
+    if db_path is not None and no_db:
+        fail("give --db PATH or --no-db, not both")
+    workers = _check_workers(workers, force)
     seconds = parse_duration(time_)
     run = find_run(run_ref)
-    state = run.state()
-    if not state:
-        fail(f"{run.path}: no readable checkpoint.json", EXIT_BAD_INPUT)
-    workers = workers or _default_workers()
-    click.echo(
-        f"resuming {run.run_id}: best rank {state.get('best_rank')} after {format_count(state.get('flips', 0))} "
-        f"flips, session {int(state.get('sessions', 0)) + 1}, {workers} worker(s)",
-        err=True,
-    )
-    _run(run, workers, seconds, quiet, as_json)
+    with run.lock():
+        from flipforge.search.run import load_checkpoint  # numba loads here, not for --help
+
+        loaded = load_checkpoint(run)
+        state = loaded[0]
+        click.echo(
+            f"resuming {run.run_id}: best rank {state['best_rank']} after {format_count(state.get('flips', 0))} "
+            f"flips, session {int(state.get('sessions', 0)) + 1}, {workers} worker(s)",
+            err=True,
+        )
+        db: str | bool = False if no_db else (db_path or True)
+        _run(run, workers, seconds, quiet, as_json, db=db, loaded=loaded)
+
+
+def _row(run: RunDir) -> dict[str, Any]:
+    """One run as ``flipforge runs`` lists it; a broken one has status "broken" and an error."""
+    try:
+        cfg, st = run.config(), run.state()
+    except (RunError, OSError) as exc:
+        return {"run": run.run_id, "status": "broken", "error": str(exc)}
+    status = st.get("status", "?")
+    if run.running_pid() is not None:
+        status = "running"
+    elif status == "running":
+        status = "killed"  # its process died without a last checkpoint: resume it
+    return {
+        "run": run.run_id,
+        "target": cfg.label,
+        "domain": cfg.domain,
+        "best_rank": st.get("best_rank"),
+        "target_rank": cfg.target_rank,
+        "start_rank": st.get("start_rank"),
+        "status": status,
+        "flips": st.get("flips", 0),
+        "seconds": st.get("seconds", 0.0),
+        "best_scheme": str(run.path / st["best_file"]) if st.get("best_file") else None,
+    }
 
 
 @click.command("runs")
-@click.option("--runs-dir", default=None, metavar="DIR", help="Where runs live  [default: $FLIPFORGE_RUNS or runs/]")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object per run.")
+@click.option(
+    "--runs-dir",
+    default=None,
+    metavar="DIR",
+    show_default="$FLIPFORGE_RUNS or runs/",
+    help="Where runs live.",
+)
+@click.option("--json", "as_json", is_flag=True, show_default="off", help="Print a JSON array, one object per run.")
 @friendly_errors
 def runs_command(runs_dir: str | None, as_json: bool) -> None:
-    """List the runs and their best ranks (oldest first)."""
+    """List the runs and their best ranks, oldest first.
+
+    A run whose files cannot be read is listed as broken, with the reason; a run whose process
+    died without a last checkpoint is "killed" (resume it).
+    """
     root = Path(runs_dir) if runs_dir else default_runs_root()
-    rows = []
-    for run in list_runs(root):
-        cfg, st = run.config(), run.state()
-        rows.append(
-            {
-                "run": run.run_id,
-                "target": cfg.label,
-                "domain": cfg.domain,
-                "best_rank": st.get("best_rank"),
-                "target_rank": cfg.target_rank,
-                "start_rank": st.get("start_rank"),
-                "status": st.get("status", "?"),
-                "flips": st.get("flips", 0),
-                "seconds": st.get("seconds", 0.0),
-                "best_scheme": str(run.path / st["best_file"]) if st.get("best_file") else None,
-            }
-        )
+    rows = [_row(run) for run in list_runs(root)]
     if as_json:
         click.echo(json.dumps(rows, indent=1))
         return
@@ -261,6 +445,9 @@ def runs_command(runs_dir: str | None, as_json: bool) -> None:
         return
     click.echo(f"{'run':42s} {'target':10s} {'dom':3s} {'best':>5s} {'goal':>5s} {'status':11s} {'flips':>9s} time")
     for r in rows:
+        if r["status"] == "broken":
+            click.echo(f"{r['run']:42s} broken: {r['error']}")
+            continue
         goal = "-" if r["target_rank"] is None else str(r["target_rank"])
         click.echo(
             f"{r['run']:42s} {r['target']:10s} {r['domain']:3s} {r['best_rank']!s:>5s} {goal:>5s} "
