@@ -3,7 +3,7 @@
 from .domain import Domain
 from .errors import DomainError, FlipforgeError, FormatError, SchemeError, TensorError
 from .metrics import Metrics, coefficient_class, metrics, naive_additions
-from .scheme import Scheme
+from .scheme import BUILTIN_PREFIX, Scheme, builtin_scheme
 from .tensor import Tensor, format_name, load_tensor, matmul_tensor, parse_format
 
 __all__ = [
@@ -13,6 +13,8 @@ __all__ = [
     "FormatError",
     "Metrics",
     "Scheme",
+    "BUILTIN_PREFIX",
+    "builtin_scheme",
     "SchemeError",
     "Tensor",
     "TensorError",

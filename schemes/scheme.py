@@ -11,10 +11,12 @@ import numpy as np
 
 from .coeffs import exact_array, is_integral, scaled_integers
 from .domain import Domain
-from .errors import SchemeError
+from .errors import FormatError, SchemeError
 from .tensor import Tensor, matmul_tensor
 
-__all__ = ["Scheme"]
+__all__ = ["Scheme", "BUILTIN_PREFIX", "builtin_scheme"]
+
+BUILTIN_PREFIX = "builtin:"
 
 
 @dataclass(frozen=True, eq=False)
@@ -160,3 +162,16 @@ class Scheme:
         # C11 = M1+M2, C12 = M1+M3+M5+M6, C21 = M1-M4+M6+M7, C22 = M1+M5+M6+M7; C^T index: c11 0, c21 1, c12 2, c22 3
         w = [[1, 1, 1, 1], [1, 0, 0, 0], [0, 0, 1, 0], [0, -1, 0, 0], [0, 0, 1, 1], [0, 1, 1, 1], [0, 1, 0, 1]]
         return cls.from_arrays((2, 2, 2), u, v, w, "ZT", {"name": "strassen-winograd"})
+
+
+def builtin_scheme(name: str) -> Scheme:
+    """The scheme every command accepts by name: ``builtin:strassen``, ``builtin:winograd`` or
+    ``builtin:naive:NxMxP``; a FormatError names the choices for anything else."""
+    spec = name[len(BUILTIN_PREFIX) :] if name.startswith(BUILTIN_PREFIX) else name
+    if spec == "strassen":
+        return Scheme.strassen()
+    if spec == "winograd":
+        return Scheme.strassen_winograd()
+    if spec.startswith("naive:"):
+        return Scheme.naive(spec[len("naive:") :])
+    raise FormatError(f"unknown built-in {name!r}: use builtin:strassen, builtin:winograd or builtin:naive:NxMxP")

@@ -26,10 +26,12 @@ from typing import Any, Protocol
 
 import numpy as np
 from flipforge.schemes import (
+    BUILTIN_PREFIX,
     FlipforgeError,
     Scheme,
     SchemeError,
     Tensor,
+    builtin_scheme,
     iter_scheme_files,
     load_tensor,
     matmul_tensor,
@@ -279,10 +281,9 @@ def default_target(tensor: Tensor, domain: str, db: SchemeDB | None) -> tuple[in
 def _start_schemes(tensor: Tensor, start: str) -> list[Scheme]:
     if start == "naive":
         return [naive_scheme(tensor)]
-    from .cli._common import BUILTIN_PREFIX, _builtin  # the built-ins every command accepts
 
     if start.startswith(BUILTIN_PREFIX):
-        candidates = [_builtin(start)]
+        candidates = [builtin_scheme(start)]
     elif not Path(start).exists():
         raise SchemeError(f"--start {start}: no such file or folder (use 'naive', a scheme file or builtin:NAME)")
     else:

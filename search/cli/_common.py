@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import click
-from flipforge.schemes import FlipforgeError, FormatError, Scheme, iter_scheme_files, read_entries
+from flipforge.schemes import (
+    BUILTIN_PREFIX,
+    FlipforgeError,
+    Scheme,
+    builtin_scheme,
+    iter_scheme_files,
+    read_entries,
+)
 
 __all__ = [
     "EXIT_OK",
@@ -31,7 +38,6 @@ __all__ = [
 ]
 
 EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT = 0, 1, 2
-BUILTIN_PREFIX = "builtin:"
 
 
 def shown(text: object) -> str:
@@ -126,17 +132,6 @@ class Source:
         return self.path if self.count <= 1 else f"{self.path}[{self.index}]"
 
 
-def _builtin(name: str) -> Scheme:
-    spec = name[len(BUILTIN_PREFIX) :]
-    if spec == "strassen":
-        return Scheme.strassen()
-    if spec == "winograd":
-        return Scheme.strassen_winograd()
-    if spec.startswith("naive:"):
-        return Scheme.naive(spec[len("naive:") :])
-    raise FormatError(f"unknown built-in {name!r}: use builtin:strassen, builtin:winograd or builtin:naive:NxMxP")
-
-
 def iter_sources(paths: tuple[str, ...], fmt: str | None) -> Iterator[Source]:
     """Every scheme in the given files and folders (walked recursively) and built-ins.
 
@@ -146,7 +141,7 @@ def iter_sources(paths: tuple[str, ...], fmt: str | None) -> Iterator[Source]:
     for raw in paths:
         if raw.startswith(BUILTIN_PREFIX):
             try:
-                yield Source(raw, 0, 1, _builtin(raw))
+                yield Source(raw, 0, 1, builtin_scheme(raw))
             except FlipforgeError as exc:
                 yield Source(shown(raw), 0, 1, None, shown(exc))
             continue
