@@ -5,12 +5,16 @@ normal form (over F_p: first nonzero entry 1; over Z and Q: the primitive intege
 first nonzero entry), then the terms are sorted. Two
 schemes with the same hash are the same set of rank-one terms in the same domain. (The
 finer equivalence under the symmetry group of <n,m,p> is the lifting/equivalence issue's.)
+
+The tensor is part of the identity: a matmul scheme mixes in its format, any other target its
+shape and a digest of its entries (never its name, which is often just ``tensor``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+from fractions import Fraction
 from functools import reduce
 
 import numpy as np
@@ -19,22 +23,51 @@ from .coeffs import max_abs, residues
 from .domain import Domain
 from .errors import SchemeError
 from .scheme import Scheme
+from .tensor import Tensor
 
-__all__ = ["canonical_hash"]
+__all__ = ["canonical_hash", "tensor_digest"]
+
+_INT64_SAFE_P = 1 << 31
+"""Below this prime, products of two residues fit in int64; above it the residues are Python ints."""
+
+
+def tensor_digest(tensor: Tensor) -> str:
+    """Hex digest of a target tensor's shape and entries (names ignored): equal iff the tensors are."""
+    h = hashlib.sha256(f"{tensor.shape}|".encode())
+    h.update(np.ascontiguousarray(tensor.array, dtype=np.int64).tobytes())
+    return h.hexdigest()[:16]
 
 
 def _first_nonzero(arr: np.ndarray) -> np.ndarray:
     return arr[np.arange(arr.shape[0]), np.argmax(arr != 0, axis=1)]
 
 
+def _big_residues(arr: np.ndarray, p: int) -> np.ndarray | None:
+    """Residues mod a large p as Python ints (int64 products would overflow)."""
+    out = np.empty(arr.shape, dtype=object)
+    for idx, x in enumerate(arr.flat):
+        q = x if isinstance(x, Fraction) else Fraction(int(x))
+        if q.denominator % p == 0:
+            return None
+        out.flat[idx] = q.numerator * pow(q.denominator, -1, p) % p
+    return out
+
+
 def _mod_p(scheme: Scheme, p: int) -> list[np.ndarray]:
-    u, v, w = (residues(a, p) for a in scheme.factors)
+    if p < _INT64_SAFE_P:
+        u, v, w = (residues(a, p) for a in scheme.factors)
+    else:
+        u, v, w = (_big_residues(a, p) for a in scheme.factors)
     if u is None or v is None or w is None:
         raise SchemeError(f"a coefficient has a denominator divisible by {p}")
     inv = np.array([0] + [pow(x, -1, p) for x in range(1, p)], dtype=np.int64) if p < 1 << 16 else None
     for a in (u, v):
         lead = _first_nonzero(a)
-        scale = inv[lead] if inv is not None else np.array([pow(int(x), -1, p) if x else 0 for x in lead])
+        if inv is not None:
+            scale = inv[lead]
+        else:
+            kind = object if p >= _INT64_SAFE_P else np.int64
+            scale = np.array([pow(int(x), -1, p) if x else 0 for x in lead], dtype=kind)
         a[:] = (a * scale[:, None]) % p
         w[:] = (w * lead[:, None]) % p
     return [u, v, w]
@@ -75,7 +108,9 @@ def _ring_form(scheme: Scheme) -> np.ndarray:
 def canonical_hash(scheme: Scheme, domain: Domain | str) -> str:
     """Hex digest of the normal form in ``domain``, with the tensor's identity mixed in."""
     dom = Domain.parse(domain)
-    h = hashlib.sha256(f"{scheme.tensor.label()}|{scheme.tensor.shape}|{dom}|".encode())
+    t = scheme.tensor
+    ident = t.label() if t.fmt is not None else f"tensor:{tensor_digest(t)}"
+    h = hashlib.sha256(f"{ident}|{t.shape}|{dom}|".encode())
     rows = np.concatenate(_mod_p(scheme, dom.p), axis=1) if dom.p is not None else _ring_form(scheme)
     if rows.dtype == object:
         h.update(repr(sorted(tuple(int(x) for x in row) for row in rows)).encode())

@@ -8,6 +8,14 @@ hash (term order and per-term scaling normalised, domain and tensor mixed in).
 The database refuses unverified schemes: it is opened with a ``verifier`` (``flipforge.verify``'s
 ``verify``, passed in by the caller because schemes/ must not import verify/) and runs it on
 every scheme before storing it.
+
+Rows are grouped by *tensor key*: the sorted format (``3x4x5``) for matrix multiplication,
+whose rank does not depend on the order of n, m, p; for any other target tensor its label and
+a digest of its entries (``tensor[4x4x4]#1f0c...``), so two different tensors never share a
+row. The literature's best-known ranks (``data/best_known.csv``, one citation per format and
+class) are read from the installed package, never from a database, so a fixed citation reaches
+every database at once; the ``best_known`` table keeps the literature as seeded plus the
+records flipforge stored below it.
 """
 
 from __future__ import annotations
@@ -16,20 +24,24 @@ import csv
 import json
 import os
 import sqlite3
+import stat
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from functools import lru_cache, wraps
 from importlib import resources
+from numbers import Integral
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import quote
 
-from .canonical import canonical_hash
+from .canonical import canonical_hash, tensor_digest
 from .domain import Domain
 from .errors import FlipforgeError
 from .formats.native import from_native_dict, to_native_dict
 from .metrics import coefficient_class, naive_additions
 from .scheme import Scheme
-from .tensor import sorted_format_name
+from .tensor import Tensor, sorted_format_name
 
 __all__ = [
     "DatabaseError",
@@ -37,12 +49,19 @@ __all__ = [
     "StoredScheme",
     "default_db_path",
     "best_known_table",
+    "literature",
+    "tensor_key",
+    "rank_classes",
     "SCHEMA_VERSION",
     "RANK_CLASSES",
+    "SORT_ORDERS",
+    "MAX_ID",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 RANK_CLASSES = ("F2", "F3", "ZT", "Z", "Q")
+MAX_ID = 2**63 - 1
+"""The largest id SQLite can store (a signed 64-bit integer)."""
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 _MIGRATIONS: dict[int, list[str]] = {
@@ -75,7 +94,16 @@ _MIGRATIONS: dict[int, list[str]] = {
             updated TEXT NOT NULL,
             PRIMARY KEY (sorted_format, class))""",
     ],
+    # 2: non-matmul rows keyed by the tensor's entries, literature rows refreshed (SchemeDB._migrate_2)
+    2: ["CREATE INDEX IF NOT EXISTS schemes_by_created ON schemes (created, id)"],
 }
+
+SORT_ORDERS: dict[str, str] = {
+    "rank": "length(sorted_format), sorted_format, rank, additions_naive, id",
+    "additions": "additions_naive, rank, id",
+    "created": "created DESC, id DESC",
+}
+"""``db list --sort``: by format then rank (then additions); fewest additions first; newest first."""
 
 
 class DatabaseError(FlipforgeError):
@@ -87,18 +115,53 @@ def default_db_path() -> Path:
     return Path(os.environ.get("FLIPFORGE_DB", Path("runs") / "flipforge.db"))
 
 
-def best_known_table() -> list[dict[str, Any]]:
-    """The literature's best-known ranks shipped with flipforge (numbers and citations only)."""
+@lru_cache(maxsize=1)
+def literature() -> dict[tuple[str, str], tuple[int, str]]:
+    """(sorted format, class) -> (rank, citation) from the shipped ``data/best_known.csv``.
+
+    Only what the literature gives: a pair that is not there has no published value.
+    """
     text = resources.files("flipforge.schemes").joinpath("data/best_known.csv").read_text(encoding="utf-8")
-    rows = []
+    out: dict[tuple[str, str], tuple[int, str]] = {}
     for r in csv.DictReader(text.splitlines()):
-        fmt = f"{r['n']}x{r['m']}x{r['p']}"
-        rows.append({"format": fmt, "citation": r["citation"], **{c: int(r[c]) for c in RANK_CLASSES}})
-    return rows
+        fmt = sorted_format_name((int(r["n"]), int(r["m"]), int(r["p"])))
+        for cls in r["classes"].split():
+            if cls not in RANK_CLASSES or (fmt, cls) in out:
+                raise ValueError(f"best_known.csv: bad or repeated class {cls!r} for {fmt}")
+            out[(fmt, cls)] = (int(r["rank"]), r["citation"])
+    return out
 
 
-def _sorted_format(fmt: tuple[int, int, int] | None, label: str) -> str:
-    return sorted_format_name(fmt) if fmt else label
+def best_known_table() -> list[dict[str, Any]]:
+    """The literature's best-known ranks per format (numbers and citations only).
+
+    Each row: ``format``, one rank per class (None where the literature gives none), ``citations``
+    (class -> citation) and ``citation`` (all of them in one line, classes named where they differ).
+    """
+    rows: dict[str, dict[str, Any]] = {}
+    for (fmt, cls), (rank, cite) in literature().items():
+        row = rows.setdefault(fmt, {"format": fmt, **dict.fromkeys(RANK_CLASSES), "citations": {}})
+        row[cls] = rank
+        row["citations"][cls] = cite
+    for row in rows.values():
+        by_cite: dict[str, list[str]] = {}
+        for cls in RANK_CLASSES:
+            if cls in row["citations"]:
+                by_cite.setdefault(row["citations"][cls], []).append(cls)
+        if len(by_cite) == 1:
+            row["citation"] = next(iter(by_cite))
+        else:
+            row["citation"] = "; ".join(f"{'/'.join(classes)}: {cite}" for cite, classes in by_cite.items())
+    return sorted(rows.values(), key=lambda r: _format_key(r["format"]))
+
+
+def tensor_key(tensor: Tensor) -> tuple[str, str]:
+    """(``tensor`` column, row key) of a target: ("matmul", "3x4x5") for matrix multiplication,
+    else (name:digest, label#digest) so that different tensors never share a row."""
+    if tensor.fmt is not None:
+        return "matmul", sorted_format_name(tensor.fmt)
+    digest = tensor_digest(tensor)
+    return f"{tensor.name}:{digest}", f"{tensor.label()}#{digest[:8]}"
 
 
 def rank_classes(domain: str, coefficients: str) -> list[str]:
@@ -122,6 +185,8 @@ class StoredScheme:
     id: int
     hash: str
     format: str
+    sorted_format: str
+    tensor: str
     domain: str
     rank: int
     coefficients: str
@@ -139,17 +204,34 @@ class StoredScheme:
     def scheme(self) -> Scheme:
         return from_native_dict(json.loads(self.scheme_json), f"db:{self.id}")
 
+    @property
+    def key(self) -> str:
+        """The row name shown to users: the format for matmul, label#digest for other tensors."""
+        return self.format if self.tensor == "matmul" else self.sorted_format
+
     def as_dict(self) -> dict[str, Any]:
-        d = {k: v for k, v in self.__dict__.items() if k != "scheme_json"}
-        return d
+        return {k: v for k, v in self.__dict__.items() if k != "scheme_json"}
 
 
-_COLUMNS = (
-    "id, hash, format, domain, rank, coefficients, nnz, additions_naive, additions_reduced, run, seed, worker, "
-    "source, imported_from, created, scheme"
-)
+_COLUMNS = ", ".join("scheme AS scheme_json" if f.name == "scheme_json" else f.name for f in fields(StoredScheme))
 
 Verifier = Callable[[Scheme, Domain], Any]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _sql_errors(func: F) -> F:
+    """Turn sqlite errors (a corrupt page, a full disk, an id SQLite cannot hold) into DatabaseError."""
+
+    @wraps(func)
+    def wrapper(self: SchemeDB, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise DatabaseError(self._explain(exc)) from None
+        except OverflowError as exc:
+            raise DatabaseError(f"{self.path}: a number is too large for the database ({exc})") from None
+
+    return wrapper  # type: ignore[return-value]
 
 
 class SchemeDB:
@@ -164,16 +246,24 @@ class SchemeDB:
         try:
             if not readonly:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            uri = f"file:{self.path}?mode={'ro' if readonly else 'rwc'}"
-            self.conn = sqlite3.connect(uri, uri=True, timeout=60.0, isolation_level=None)
-            self.conn.execute("PRAGMA busy_timeout = 60000")
-            if not readonly:
-                self.conn.execute("PRAGMA journal_mode = WAL")
-                # in WAL mode NORMAL survives any process crash; only an OS crash may lose the last commits
-                self.conn.execute("PRAGMA synchronous = NORMAL")
-            self.conn.execute("PRAGMA foreign_keys = ON")
-            self._migrate()
-        except sqlite3.DatabaseError as exc:
+            self.conn = self._connect(readonly)
+            try:
+                version = self._version()  # refuses other programs' files before anything is written
+                if readonly and version < SCHEMA_VERSION and os.access(self.path, os.W_OK):
+                    # an older database: bring it up to date once (a read-only user reads it as it is)
+                    self.conn.close()
+                    self.conn = self._connect(False)
+                    self._set_wal()
+                    self._migrate(self._version())
+                    self.conn.close()
+                    self.conn = self._connect(True)
+                elif not readonly:
+                    self._set_wal()
+                    self._migrate(version)
+            except BaseException:
+                self.conn.close()
+                raise
+        except sqlite3.Error as exc:
             raise DatabaseError(self._explain(exc)) from None
         except OSError as exc:
             raise DatabaseError(f"{self.path}: cannot open the database ({exc.strerror or exc})") from None
@@ -190,48 +280,140 @@ class SchemeDB:
     # -- opening ---------------------------------------------------------------------------
 
     def _check_file(self) -> None:
-        if self.path.is_dir():
+        """Refuse, quickly and in one line, anything that is not a database file we may use."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            st = None
+        except NotADirectoryError:
+            raise DatabaseError(f"{self.path}: a parent of this path is a file, not a folder") from None
+        except OSError as exc:
+            raise DatabaseError(f"{self.path}: cannot open the database ({exc.strerror or exc})") from None
+        if st is None:
+            if self.readonly:
+                raise DatabaseError(f"{self.path}: no such database (flipforge db import creates one)")
+            parent = next((p for p in self.path.absolute().parents if p.exists()), None)
+            if parent is not None and not parent.is_dir():
+                raise DatabaseError(f"{self.path}: {parent} is a file, not a folder")
+            return
+        if stat.S_ISDIR(st.st_mode):
             raise DatabaseError(f"{self.path}: is a folder, not a database file")
-        if self.path.exists() and self.path.stat().st_size > 0:
+        if not stat.S_ISREG(st.st_mode):
+            raise DatabaseError(f"{self.path}: not a regular file (a FIFO, socket or device); give a database file")
+        if st.st_size == 0:
+            if self.readonly:
+                raise DatabaseError(f"{self.path}: empty file, no database yet (flipforge db import creates one)")
+            return
+        try:
             with open(self.path, "rb") as fh:
-                if fh.read(16) != _SQLITE_MAGIC:
-                    raise DatabaseError(f"{self.path}: not an SQLite database (refusing to touch it)")
-        elif self.readonly:
-            raise DatabaseError(f"{self.path}: no such database")
+                head = fh.read(100)
+        except OSError as exc:
+            raise DatabaseError(f"{self.path}: cannot read the database ({exc.strerror or exc})") from None
+        if not head.startswith(_SQLITE_MAGIC):
+            raise DatabaseError(f"{self.path}: not an SQLite database (refusing to touch it)")
+        if len(head) < 100 or st.st_size < 512:
+            raise DatabaseError(f"{self.path}: truncated SQLite database ({st.st_size} bytes)")
 
-    def _explain(self, exc: sqlite3.DatabaseError) -> str:
-        text = str(exc)
-        if "readonly" in text or "unable to open" in text:
-            return f"{self.path}: cannot write the database here ({text}); use --db or FLIPFORGE_DB elsewhere"
-        if "not a database" in text:
-            return f"{self.path}: not an SQLite database"
-        return f"{self.path}: database error ({text})"
+    def _connect(self, readonly: bool) -> sqlite3.Connection:
+        uri = f"file:{_uri_path(self.path)}?mode={'ro' if readonly else 'rwc'}"
+        conn = sqlite3.connect(uri, uri=True, timeout=60.0, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA busy_timeout = 60000")
+            conn.execute("PRAGMA foreign_keys = ON")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
-    def _migrate(self) -> None:
-        self.conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    def _set_wal(self) -> None:
+        self.conn.execute("PRAGMA journal_mode = WAL")
+        # in WAL mode NORMAL survives any process crash; only an OS crash may lose the last commits
+        self.conn.execute("PRAGMA synchronous = NORMAL")
+
+    def _version(self) -> int:
+        """The schema version, 0 for a new file; refuses other programs' and newer databases."""
+        tables = {name for (name,) in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "schema_version" not in tables:
+            if tables:
+                raise DatabaseError(
+                    f"{self.path}: an SQLite database of another program (no flipforge tables); refusing to touch it"
+                )
+            if self.readonly:
+                raise DatabaseError(f"{self.path}: empty database (flipforge db import fills it)")
+            return 0
         row = self.conn.execute("SELECT max(version) FROM schema_version").fetchone()
-        version = row[0] or 0
+        version = int(row[0] or 0)
         if version > SCHEMA_VERSION:
             raise DatabaseError(
                 f"{self.path}: schema version {version} is newer than this flipforge understands "
                 f"({SCHEMA_VERSION}); upgrade flipforge"
             )
+        return version
+
+    def _explain(self, exc: sqlite3.Error) -> str:
+        text = str(exc)
+        if "readonly" in text or "unable to open" in text:
+            return f"{self.path}: cannot write the database here ({text}); use --db or FLIPFORGE_DB elsewhere"
+        if "not a database" in text:
+            return f"{self.path}: not an SQLite database"
+        if "malformed" in text or "corrupt" in text:
+            return f"{self.path}: the database file is damaged ({text}); restore it or use another --db"
+        if "locked" in text or "busy" in text:
+            return f"{self.path}: the database is locked by another process ({text}); try again"
+        if "disk is full" in text or "disk I/O" in text:
+            return f"{self.path}: cannot write the database ({text})"
+        return f"{self.path}: database error ({text})"
+
+    def _migrate(self, version: int) -> None:
+        if version == 0:
+            self.conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
         for target in range(version + 1, SCHEMA_VERSION + 1):
-            with self._write():
+            with SchemeDB._Tx(self):  # also for a read-only user bringing an older file up to date
+                if self._version() >= target:  # another process migrated meanwhile
+                    continue
                 for sql in _MIGRATIONS[target]:
                     self.conn.execute(sql)
-                self.conn.execute("INSERT INTO schema_version VALUES (?)", (target,))
                 if target == 1:
                     self._seed_best_known()
+                if target == 2:
+                    self._migrate_2()
+                self.conn.execute("INSERT INTO schema_version VALUES (?)", (target,))
 
     def _seed_best_known(self) -> None:
         now = _now()
-        for row in best_known_table():
-            for cls in RANK_CLASSES:
-                self.conn.execute(
-                    "INSERT OR IGNORE INTO best_known VALUES (?, ?, ?, ?, NULL, ?)",
-                    (row["format"], cls, row[cls], row["citation"], now),
-                )
+        for (fmt, cls), (rank, cite) in literature().items():
+            self.conn.execute(
+                "INSERT OR IGNORE INTO best_known VALUES (?, ?, ?, ?, NULL, ?)", (fmt, cls, rank, cite, now)
+            )
+
+    def _migrate_2(self) -> None:
+        """Key non-matmul rows by their tensor's entries (not its name) and refresh the literature rows."""
+        rows = self.conn.execute("SELECT id, domain, scheme FROM schemes WHERE tensor != 'matmul'").fetchall()
+        for scheme_id, domain, text in rows:
+            try:
+                scheme = from_native_dict(json.loads(text), f"db:{scheme_id}")
+            except (FlipforgeError, ValueError):
+                continue
+            tensor_col, key = tensor_key(scheme.tensor)
+            self.conn.execute(
+                "UPDATE schemes SET tensor = ?, sorted_format = ? WHERE id = ?", (tensor_col, key, scheme_id)
+            )
+            try:
+                new_hash = canonical_hash(scheme, domain)
+                self.conn.execute("UPDATE schemes SET hash = ? WHERE id = ?", (new_hash, scheme_id))
+            except (FlipforgeError, sqlite3.IntegrityError):
+                pass  # the same scheme stored twice under two tensor names: keep both rows
+        # records of non-matmul rows were keyed by the tensor's name alone
+        self.conn.execute("DELETE FROM best_known WHERE sorted_format LIKE '%[%'")
+        self.conn.execute("DELETE FROM best_known WHERE scheme_id IS NULL")
+        self._seed_best_known()
+        # a record that is not below the (possibly corrected) literature is no record
+        for (fmt, cls), (rank, cite) in literature().items():
+            self.conn.execute(
+                "UPDATE best_known SET rank = ?, citation = ?, scheme_id = NULL, updated = ? "
+                "WHERE sorted_format = ? AND class = ? AND rank >= ? AND scheme_id IS NOT NULL",
+                (rank, cite, _now(), fmt, cls, rank),
+            )
 
     class _Tx:
         """BEGIN IMMEDIATE ... COMMIT (or ROLLBACK); nested inside a batch it does nothing."""
@@ -242,13 +424,26 @@ class SchemeDB:
 
         def __enter__(self) -> None:
             if self.outer:
-                self.db.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    self.db.conn.execute("BEGIN IMMEDIATE")
+                except sqlite3.Error as exc:
+                    raise DatabaseError(self.db._explain(exc)) from None
                 self.db._in_tx = True
 
         def __exit__(self, kind: object, *rest: object) -> None:
-            if self.outer:
-                self.db._in_tx = False
-                self.db.conn.execute("COMMIT" if kind is None else "ROLLBACK")
+            if not self.outer:
+                return
+            self.db._in_tx = False
+            try:
+                if kind is None:
+                    self.db.conn.execute("COMMIT")
+                elif self.db.conn.in_transaction:
+                    self.db.conn.execute("ROLLBACK")
+            except sqlite3.Error as exc:
+                if self.db.conn.in_transaction:
+                    self.db.conn.execute("ROLLBACK")
+                if kind is None:
+                    raise DatabaseError(self.db._explain(exc)) from None
 
     def _write(self) -> SchemeDB._Tx:
         if self.readonly:
@@ -256,11 +451,16 @@ class SchemeDB:
         return SchemeDB._Tx(self)
 
     def batch(self) -> SchemeDB._Tx:
-        """Group many ``add`` calls into one transaction (imports): ``with db.batch(): ...``."""
+        """Group many ``add`` calls into one transaction (imports): ``with db.batch(): ...``.
+
+        It commits when the block ends normally and rolls back when it raises; an import that
+        wants to keep what it has done on Ctrl-C finishes the block first (see ``flipforge db import``).
+        """
         return self._write()
 
     # -- writing ---------------------------------------------------------------------------
 
+    @_sql_errors
     def add(
         self, scheme: Scheme, domain: Domain | str | None = None, proof: Any = None, **provenance: Any
     ) -> tuple[int, bool]:
@@ -286,43 +486,37 @@ class SchemeDB:
         stored = scheme.with_meta(**{k: v for k, v in provenance.items() if v is not None})
         stored = Scheme(stored.tensor, stored.u, stored.v, stored.w, dom, stored.meta)
         coeffs = coefficient_class(scheme)
-        label = scheme.tensor.label()
+        tensor_col, row_key = tensor_key(scheme.tensor)
+        prov = {k: _column_value(provenance.get(k)) for k in ("run", "seed", "worker", "source", "imported_from")}
         row = (
             key,
-            "matmul" if scheme.fmt else scheme.tensor.name,
-            label,
-            _sorted_format(scheme.fmt, label),
+            _column_value(tensor_col),
+            _column_value(scheme.tensor.label()),
+            _column_value(row_key),
             dom.name,
             scheme.rank,
             coeffs,
             int(sum(int((a != 0).sum()) for a in scheme.factors)),
             naive_additions(scheme, dom),
             json.dumps(to_native_dict(stored), separators=(",", ":")),
-            provenance.get("run"),
-            provenance.get("seed"),
-            provenance.get("worker"),
-            provenance.get("source"),
-            provenance.get("imported_from"),
+            *prov.values(),
             _now(),
         )
-        try:
-            with self._write():
-                cur = self.conn.execute(
-                    "INSERT OR IGNORE INTO schemes (hash, tensor, format, sorted_format, domain, rank, coefficients, "
-                    "nnz, additions_naive, verified, scheme, run, seed, worker, source, imported_from, created) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)",
-                    row,
-                )
-                if cur.rowcount == 0:
-                    (existing,) = self.conn.execute("SELECT id FROM schemes WHERE hash = ?", (key,)).fetchone()
-                    return int(existing), False
-                new_id = int(cur.lastrowid)
-                run = provenance.get("run")
-                by = f"flipforge search, run {run}" if run else f"imported: {provenance.get('source') or 'unknown'}"
-                self._improve_best_known(_sorted_format(scheme.fmt, label), dom.name, coeffs, scheme.rank, new_id, by)
-                return new_id, True
-        except sqlite3.DatabaseError as exc:
-            raise DatabaseError(self._explain(exc)) from None
+        with self._write():
+            cur = self.conn.execute(
+                "INSERT OR IGNORE INTO schemes (hash, tensor, format, sorted_format, domain, rank, coefficients, "
+                "nnz, additions_naive, verified, scheme, run, seed, worker, source, imported_from, created) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+            if cur.rowcount == 0:
+                (existing,) = self.conn.execute("SELECT id FROM schemes WHERE hash = ?", (key,)).fetchone()
+                return int(existing), False
+            new_id = int(cur.lastrowid)  # type: ignore[arg-type]
+            run = prov["run"]
+            by = f"flipforge search, run {run}" if run else f"imported: {prov['source'] or 'unknown'}"
+            self._improve_best_known(str(row[3]), dom.name, coeffs, scheme.rank, new_id, by)
+            return new_id, True
 
     def _improve_best_known(self, fmt: str, domain: str, coeffs: str, rank: int, scheme_id: int, by: str) -> None:
         """Lower the best-known rank of each class this scheme counts for, crediting ``by``."""
@@ -336,15 +530,17 @@ class SchemeDB:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def _rows(self, sql: str, args: tuple = ()) -> Iterator[StoredScheme]:
-        try:
-            for r in self.conn.execute(sql, args):
-                yield StoredScheme(*r[:15], scheme_json=r[15])
-        except sqlite3.DatabaseError as exc:
-            raise DatabaseError(self._explain(exc)) from None
+    def _rows(self, sql: str, args: tuple = ()) -> list[StoredScheme]:
+        cur = self.conn.execute(sql, args)
+        names = [d[0] for d in cur.description]
+        # integers beyond 64 bits (a seed of 2^64 - 1) are stored as the BLOB of their digits
+        return [
+            StoredScheme(**{k: int(v) if isinstance(v, bytes) else v for k, v in zip(names, r, strict=True)})
+            for r in cur
+        ]
 
-    def list(self, fmt: str | None = None, domain: str | None = None, rank: int | None = None) -> list[StoredScheme]:
-        """Schemes matching the filters (format in any order of n, m, p), by format, rank, additions."""
+    @staticmethod
+    def _where(fmt: str | None, domain: str | None, rank: int | None) -> tuple[str, list[Any]]:
         where, args = [], []
         if fmt is not None:
             where.append("sorted_format = ?")
@@ -355,76 +551,143 @@ class SchemeDB:
         if rank is not None:
             where.append("rank = ?")
             args.append(rank)
-        clause = f" WHERE {' AND '.join(where)}" if where else ""
-        sql = f"SELECT {_COLUMNS} FROM schemes{clause} ORDER BY sorted_format, rank, additions_naive, id"
-        return list(self._rows(sql, tuple(args)))
+        return (f" WHERE {' AND '.join(where)}" if where else ""), args
 
+    @_sql_errors
+    def list(
+        self,
+        fmt: str | None = None,
+        domain: str | None = None,
+        rank: int | None = None,
+        *,
+        sort: str = "rank",
+        limit: int | None = None,
+    ) -> list[StoredScheme]:
+        """Schemes matching the filters (``fmt`` a tensor key: a sorted format such as ``3x4x5``).
+
+        ``sort``: ``rank`` (by format, rank, additions), ``additions`` (fewest first) or
+        ``created`` (newest first); ``limit``: at most that many (None: all).
+        """
+        if sort not in SORT_ORDERS:
+            raise DatabaseError(f"unknown sort order {sort!r}: use one of {', '.join(SORT_ORDERS)}")
+        clause, args = self._where(fmt, domain, rank)
+        sql = f"SELECT {_COLUMNS} FROM schemes{clause} ORDER BY {SORT_ORDERS[sort]}"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(max(0, limit))
+        return self._rows(sql, tuple(args))
+
+    @_sql_errors
     def get(self, scheme_id: int) -> StoredScheme | None:
-        rows = list(self._rows(f"SELECT {_COLUMNS} FROM schemes WHERE id = ?", (scheme_id,)))
+        """The row with this id, or None (also for ids SQLite cannot hold)."""
+        if not 1 <= scheme_id <= MAX_ID:
+            return None
+        rows = self._rows(f"SELECT {_COLUMNS} FROM schemes WHERE id = ?", (scheme_id,))
         return rows[0] if rows else None
 
-    def count(self) -> int:
-        return int(self.conn.execute("SELECT count(*) FROM schemes").fetchone()[0])
+    @_sql_errors
+    def count(self, fmt: str | None = None, domain: str | None = None, rank: int | None = None) -> int:
+        """How many schemes match the filters (all of them without filters)."""
+        clause, args = self._where(fmt, domain, rank)
+        return int(self.conn.execute(f"SELECT count(*) FROM schemes{clause}", args).fetchone()[0])
 
     def best_known(self, fmt: str, cls: str) -> int | None:
         """The best-known rank of a sorted format (``3x4x5``) in a class F2/F3/ZT/Z/Q."""
         row = self.best_known_row(fmt, cls)
         return row[0] if row else None
 
+    @_sql_errors
     def best_known_row(self, fmt: str, cls: str) -> tuple[int, str] | None:
-        """(rank, citation) of the best known for a sorted format and class."""
+        """(rank, citation) of the best known for a tensor key and class: the literature (shipped
+        with flipforge), or a record in this database when it is lower."""
+        lit = literature().get((fmt, cls))
         row = self.conn.execute(
-            "SELECT rank, citation FROM best_known WHERE sorted_format = ? AND class = ?", (fmt, cls)
+            "SELECT rank, citation FROM best_known WHERE sorted_format = ? AND class = ? AND scheme_id IS NOT NULL",
+            (fmt, cls),
         ).fetchone()
-        return (int(row[0]), str(row[1])) if row else None
+        record = (int(row[0]), str(row[1])) if row else None
+        if lit is None or (record is not None and record[0] < lit[0]):
+            return record
+        return lit
 
+    @_sql_errors
     def best(self) -> list[dict[str, Any]]:
-        """Per format: our best rank per class next to the best-known rank."""
+        """Per tensor key: our best rank per class next to the literature's (None: no published value).
+
+        ``status``: ``match`` (equal), ``new`` (below the literature), ``behind``, ``unknown`` (we
+        have a scheme, the literature gives no value for this class) or ``-`` (nothing stored).
+        """
         ours: dict[tuple[str, str], int] = {}
-        for fmt, domain, coeffs, rank in self.conn.execute(
-            "SELECT sorted_format, domain, coefficients, min(rank) FROM schemes "
-            "GROUP BY sorted_format, domain, coefficients"
+        tensors: dict[str, str] = {}
+        for key, tensor, domain, coeffs, rank in self.conn.execute(
+            "SELECT sorted_format, tensor, domain, coefficients, min(rank) FROM schemes "
+            "GROUP BY sorted_format, tensor, domain, coefficients"
         ):
+            tensors[key] = tensor
             for cls in rank_classes(domain, coeffs):
-                key = (fmt, cls)
-                ours[key] = min(ours.get(key, rank), rank)
-        known: dict[tuple[str, str], tuple[int, str]] = {
-            (f, c): (r, cit)
-            for f, c, r, cit in self.conn.execute("SELECT sorted_format, class, rank, citation FROM best_known")
-        }
-        formats = sorted({f for f, _ in ours} | {f for f, _ in known}, key=_format_key)
+                ours[(key, cls)] = min(ours.get((key, cls), rank), rank)
+        lit = literature()
+        keys = sorted({k for k, _ in ours} | {f for f, _ in lit}, key=_format_key)
         out = []
-        for fmt in formats:
-            row: dict[str, Any] = {"format": fmt}
+        for key in keys:
+            matmul = tensors.get(key, "matmul") == "matmul"
+            row: dict[str, Any] = {"format": key, "tensor": "matmul" if matmul else tensors[key]}
             for cls in RANK_CLASSES:
-                mine = ours.get((fmt, cls))
-                best = known.get((fmt, cls))
+                mine = ours.get((key, cls))
+                known = lit.get((key, cls)) if matmul else None
                 row[cls] = {
                     "ours": mine,
-                    "best_known": best[0] if best else None,
-                    "by": best[1] if best else None,
-                    "status": _status(mine, best[0] if best else None, best[1] if best else None),
+                    "best_known": known[0] if known else None,
+                    "by": known[1] if known else None,
+                    "status": _status(mine, known[0] if known else None),
                 }
             out.append(row)
         return out
 
+    @_sql_errors
     def integrity_check(self) -> str:
         return str(self.conn.execute("PRAGMA integrity_check").fetchone()[0])
 
 
-def _status(mine: int | None, best: int | None, by: str | None) -> str:
+def _column_value(value: Any) -> Any:
+    """A provenance value SQLite can store: text with undecodable bytes of file names as \\xNN
+    escapes, integers beyond 64 bits (a 2^64 - 1 seed) as the BLOB of their digits (as text SQLite
+    would turn them into inexact REALs), None as NULL."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            try:
+                return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            except UnicodeEncodeError:
+                return value.encode("utf-8", "backslashreplace").decode("utf-8")
+        return value
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, Integral):
+        value = int(value)
+        return value if -(2**63) <= value <= MAX_ID else str(value).encode()
+    return value
+
+
+def _status(mine: int | None, best: int | None) -> str:
     if mine is None:
         return "-"
-    if best is None or mine < best:
+    if best is None:
+        return "unknown"
+    if mine < best:
         return "new"
-    if mine == best:
-        return "record" if (by or "").startswith("flipforge") else "match"
-    return "behind"
+    return "match" if mine == best else "behind"
 
 
 def _format_key(fmt: str) -> tuple:
     parts = fmt.split("x")
-    return tuple(int(p) for p in parts) if all(p.isdigit() for p in parts) else (999, fmt)
+    return (0, *(int(p) for p in parts)) if len(parts) == 3 and all(p.isdigit() for p in parts) else (1, fmt)
+
+
+def _uri_path(path: Path) -> str:
+    """A path for an SQLite ``file:`` URI: ``?``, ``#``, ``%`` and non-UTF-8 bytes in names escaped."""
+    return quote(os.fsencode(path), safe="/")
 
 
 def _now() -> str:

@@ -77,19 +77,28 @@ def test_add_keeps_each_scheme_once_and_refuses_invalid_ones(tmp_path):
 
 
 def test_import_twice_stores_each_scheme_once(flipforge_cmd, tmp_path, reference):
-    folders = [str(reference / "kauers_moosbauer_flips"), str(reference / "perminov_fmm")]
+    # every file here claims its domain (mod0/mod2 in the name, "domain" in the JSON)
+    folders = [str(reference / "kauers_moosbauer_flips" / "solutions"), str(reference / "perminov_fmm")]
     first = _cli(flipforge_cmd, tmp_path, "db", "import", *folders, "--json")
     assert first.returncode == 0, first.stderr
     a = json.loads(first.stdout)
-    assert a["imported"] > 400 and a["invalid"] == 0 and a["unreadable"] == 0
+    assert a["imported"] > 150 and a["invalid"] == 0 and a["unreadable"] == 0
     second = _cli(flipforge_cmd, tmp_path, "db", "import", *folders, "--json")
     b = json.loads(second.stdout)
     assert b["imported"] == 0 and b["duplicates"] == a["imported"] + a["duplicates"] and b["stored"] == a["stored"]
+    # the flip-graph vertices are F2 schemes whose names do not say so: auto checks them over Z
+    # (where most fail), --domain F2 over F2
+    vertices = str(reference / "kauers_moosbauer_flips" / "flipgraph_222_rank8")
+    auto = _cli(flipforge_cmd, tmp_path, "db", "import", vertices, "--json")
+    assert auto.returncode == 1 and json.loads(auto.stdout)["invalid"] > 200
+    f2 = _cli(flipforge_cmd, tmp_path, "db", "import", vertices, "--domain", "F2", "--json")
+    assert f2.returncode == 0 and json.loads(f2.stdout)["invalid"] == 0, f2.stdout[-500:]
     listing = json.loads(_cli(flipforge_cmd, tmp_path, "db", "list", "--format", "4x4x4", "--json").stdout)
     assert {r["rank"] for r in listing} >= {47, 49}
     best = json.loads(_cli(flipforge_cmd, tmp_path, "db", "best", "--json").stdout)
     row = next(r for r in best if r["format"] == "4x4x4")
     assert row["F2"]["ours"] == 47 and row["F2"]["status"] == "match"
+    assert row["F2"]["by"].startswith("AlphaTensor: Fawzi et al. 2022")
     out = _cli(flipforge_cmd, tmp_path, "db", "export", "--format", "2x2x2", "exported")
     assert out.returncode == 0 and list((tmp_path / "exported").glob("*.json"))
 
