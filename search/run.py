@@ -274,7 +274,7 @@ def default_target(tensor: Tensor, domain: str, db: SchemeDB | None) -> tuple[in
         return (row[0], row[1]) if row else (None, None)
     for row in best_known_table():
         if row["format"] == fmt:
-            return row[domain], row["citation"]
+            return row.get(domain), row["citations"].get(domain)
     return None, None
 
 
