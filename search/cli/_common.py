@@ -30,6 +30,8 @@ __all__ = [
     "one_source",
     "friendly_errors",
     "fail",
+    "from_option",
+    "out_option",
     "emit_json",
     "shown",
     "first_sentence",
@@ -49,6 +51,24 @@ def shown(text: object) -> str:
     except UnicodeEncodeError:  # a lone surrogate that is no escaped byte
         return s.encode("utf-8", "backslashreplace").decode("utf-8")
     return raw.decode("utf-8", "backslashreplace")
+
+
+def from_option(many: bool = False, dest: str = "fmt") -> Callable[[Any], Any]:
+    """``--from FMT``: read the file (``many``: every file) as this format instead of detecting it."""
+    what = "every file" if many else "the file"
+    return click.option(
+        "--from",
+        dest,
+        default=None,
+        metavar="FMT",
+        show_default="detected from each file" if many else "detected",
+        help=f"Read {what} as this format (see `flipforge formats`).",
+    )
+
+
+def out_option(default_text: str, help_text: str) -> Callable[[Any], Any]:
+    """``--out/-o FILE``: where a command writes its one result (``default_text`` when not given)."""
+    return click.option("--out", "-o", default=None, show_default=default_text, metavar="FILE", help=help_text)
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> None:

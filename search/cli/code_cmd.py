@@ -12,7 +12,7 @@ from flipforge.schemes.additions import METHODS, ReducedScheme, check_program, r
 from flipforge.schemes.export import LANGUAGES, check_function_name, export_code, program_text
 from flipforge.verify import verify
 
-from ._common import EXIT_FAIL, OneLineCommand, fail, friendly_errors, one_source
+from ._common import EXIT_FAIL, OneLineCommand, fail, friendly_errors, from_option, one_source, out_option
 
 __all__ = ["reduce_command", "export_command", "MAX_RESTARTS", "MAX_SEED", "MAX_WALK"]
 
@@ -75,9 +75,7 @@ def _reduce(scheme: Scheme, method: str, seed: int, restarts: int, seconds: floa
     help="Stop the random restarts after this many seconds (a finite number, at least 0).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="The seed of the random method and of --walk.")
-@click.option(
-    "--from", "fmt", default=None, show_default="detected", metavar="FMT", help="Read the file as this format."
-)
+@from_option()
 @click.option(
     "--walk",
     "walk_flips",
@@ -86,14 +84,7 @@ def _reduce(scheme: Scheme, method: str, seed: int, restarts: int, seconds: floa
     show_default=True,
     help="First walk this many ZT flips at the same rank and keep the sparsest scheme (ternary input only).",
 )
-@click.option(
-    "--out",
-    "-o",
-    default=None,
-    show_default="not written",
-    metavar="FILE",
-    help="Write the straight-line program to this file.",
-)
+@out_option("not written", "Write the straight-line program to this file.")
 @click.option("--json", "as_json", is_flag=True, show_default="off", help="Print one JSON object with the counts.")
 @friendly_errors
 def reduce_command(
@@ -189,17 +180,8 @@ def reduce_command(
     show_default=True,
     help="The name of the generated function: a valid identifier of the language that is not reserved there.",
 )
-@click.option(
-    "--from", "fmt", default=None, show_default="detected", metavar="FMT", help="Read the file as this format."
-)
-@click.option(
-    "--out",
-    "-o",
-    default=None,
-    show_default="standard output",
-    metavar="FILE",
-    help="Write the code to this file.",
-)
+@from_option()
+@out_option("standard output", "Write the code to this file.")
 @friendly_errors
 def export_command(
     path: str, lang: str, use_reduce: bool, method: str, name: str, fmt: str | None, out: str | None

@@ -30,6 +30,7 @@ from ._common import (
     Source,
     fail,
     friendly_errors,
+    from_option,
     iter_sources,
     shown,
 )
@@ -226,14 +227,7 @@ class _Importer:
 
 @db_group.command("import", short_help="Verify schemes from files, folders or built-ins and store the valid ones.")
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
-@click.option(
-    "--from",
-    "fmt",
-    default=None,
-    metavar="FMT",
-    show_default="by file extension",
-    help="Read every file as this format.",
-)
+@from_option(many=True)
 @click.option(
     "--domain",
     "-d",

@@ -8,19 +8,12 @@ import click
 from flipforge.schemes import coefficient_class, format_name, metrics
 from flipforge.verify import valid_over, verify
 
-from ._common import EXIT_BAD_INPUT, EXIT_OK, OneLineCommand, emit_json, friendly_errors, iter_sources
+from ._common import EXIT_BAD_INPUT, EXIT_OK, OneLineCommand, emit_json, friendly_errors, from_option, iter_sources
 
 
 @click.command("info", cls=OneLineCommand)
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
-@click.option(
-    "--from",
-    "fmt",
-    default=None,
-    metavar="FMT",
-    show_default="detected from each file",
-    help="Read every file as this format.",
-)
+@from_option(many=True)
 @click.option("--json", "as_json", is_flag=True, show_default="off", help="Print a JSON array, one object per scheme.")
 @friendly_errors
 def info_command(paths: tuple[str, ...], fmt: str | None, as_json: bool) -> None:

@@ -11,7 +11,7 @@ from flipforge.schemes import Domain, FlipforgeError, native_text
 from flipforge.verify import is_claimed, verify, verify_where_valid
 from flipforge.verify.lift import MAX_ATTEMPTS, lift, max_steps
 
-from ._common import EXIT_FAIL, EXIT_OK, OneLineCommand, fail, friendly_errors, one_source
+from ._common import EXIT_FAIL, EXIT_OK, OneLineCommand, fail, friendly_errors, from_option, one_source, out_option
 
 __all__ = ["lift_command"]
 
@@ -73,17 +73,8 @@ def _check_options(to: str, steps: int | None, attempts: int, domain: str | None
     show_default="the field the file claims, else the one among F2 and F3 in which the scheme holds",
     help="Read the scheme over this prime field (F2, F3 or F<p>).",
 )
-@click.option(
-    "--from", "fmt", default=None, show_default="detected", metavar="FMT", help="Read the file as this format."
-)
-@click.option(
-    "--out",
-    "-o",
-    default=None,
-    show_default="print the scheme",
-    metavar="FILE",
-    help="Write the lifted scheme to this file as native JSON.",
-)
+@from_option()
+@out_option("print the scheme", "Write the lifted scheme to this file as native JSON.")
 @click.option(
     "--json",
     "as_json",

@@ -193,6 +193,13 @@ _quiet_option = click.option(
 )
 
 
+def _time_option(help_text: str):  # noqa: ANN202 (a click decorator)
+    """``--time/-t DURATION``, read by ``parse_duration``."""
+    return click.option(
+        "--time", "-t", "time_", default=None, metavar="DURATION", show_default="no limit", help=help_text
+    )
+
+
 @click.command("search", help=_SEARCH_HELP)
 @click.argument("target", metavar="FORMAT")
 @click.option("--domain", "-d", default="F2", show_default=True, help="F2, F3 or ZT (integers in {-1,0,1}).")
@@ -204,15 +211,7 @@ _quiet_option = click.option(
     show_default="the best-known rank of the format",
     help="Stop when a scheme of this rank is found.",
 )
-@click.option(
-    "--time",
-    "-t",
-    "time_",
-    default=None,
-    metavar="DURATION",
-    show_default="no limit",
-    help="Time budget: 90, 90s, 15m, 2h, 1d.",
-)
+@_time_option("Time budget: 90, 90s, 15m, 2h, 1d.")
 @_workers_option
 @click.option(
     "--seed",
@@ -330,15 +329,7 @@ def search_command(
 
 @click.command("resume")
 @click.argument("run_ref", metavar="RUN")
-@click.option(
-    "--time",
-    "-t",
-    "time_",
-    default=None,
-    metavar="DURATION",
-    show_default="no limit",
-    help="Time budget for this session: 90, 90s, 15m, 2h, 1d.",
-)
+@_time_option("Time budget for this session: 90, 90s, 15m, 2h, 1d.")
 @_workers_option
 @click.option(
     "--db",

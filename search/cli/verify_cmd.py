@@ -8,7 +8,16 @@ import click
 from flipforge.schemes import Domain, coefficient_class, format_name
 from flipforge.verify import valid_over, verify
 
-from ._common import EXIT_BAD_INPUT, EXIT_FAIL, EXIT_OK, OneLineCommand, emit_json, friendly_errors, iter_sources
+from ._common import (
+    EXIT_BAD_INPUT,
+    EXIT_FAIL,
+    EXIT_OK,
+    OneLineCommand,
+    emit_json,
+    friendly_errors,
+    from_option,
+    iter_sources,
+)
 
 __all__ = ["OneLineCommand", "verify_command"]
 
@@ -25,14 +34,7 @@ def _format_of(scheme) -> str:
 @click.command("verify", cls=OneLineCommand)
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option("--domain", "-d", default="auto", show_default=True, help=DOMAIN_HELP)
-@click.option(
-    "--from",
-    "fmt",
-    default=None,
-    metavar="FMT",
-    show_default="detected from each file",
-    help="Read every file as this format (see `flipforge formats`).",
-)
+@from_option(many=True)
 @click.option(
     "--json", "as_json", is_flag=True, show_default="off", help="Print a JSON array with one object per scheme."
 )
