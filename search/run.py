@@ -664,7 +664,15 @@ class _Session:
                     break
                 procs.append(start_worker(w, int(seeds[w]), wire))
             self.t0 = t0 = last_ckpt = last_update = time.monotonic()  # the budget starts with the workers
-            self.event("start", session=self.session, workers=len(procs), seed=config.seed, time_limit=time_limit)
+            self.event(
+                "start",
+                session=self.session,
+                workers=len(procs),
+                seed=config.seed,
+                time_limit=time_limit,
+                seconds=round(self.seconds_before, 3),
+                flips=self.flips_before,
+            )
             while True:
                 if signals.caught is not None:
                     self.status = "interrupted"

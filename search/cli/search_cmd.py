@@ -19,10 +19,10 @@ from flipforge.search.rundir import MAX_SEED, RunDir, RunError, default_runs_roo
 if TYPE_CHECKING:
     from flipforge.search.run import Summary
 
-from ._common import EXIT_FAIL, EXIT_OK, fail, friendly_errors
+from ._common import EXIT_FAIL, EXIT_OK, HelpGroup, OneLineCommand, fail, friendly_errors
 from .progress import format_count, format_duration, make_reporter
 
-__all__ = ["search_command", "resume_command", "runs_command", "parse_duration", "max_workers"]
+__all__ = ["search_command", "resume_command", "runs_command", "runs_show_command", "parse_duration", "max_workers"]
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT; SIGTERM gives 143, SIGHUP 129
 EXIT_INTERNAL = 3
@@ -410,22 +410,50 @@ def _row(run: RunDir) -> dict[str, Any]:
     }
 
 
-@click.command("runs")
-@click.option(
+class _RunsGroup(HelpGroup):
+    """``flipforge runs``: lists the runs by itself, or runs a subcommand (``show``); usage errors
+    (an unknown subcommand, an extra argument) are one line and exit 2."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            fail(exc.format_message())
+            raise  # not reached: fail exits
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as exc:
+            fail(exc.format_message())
+            raise  # not reached: fail exits
+
+
+_runs_dir_option = click.option(
     "--runs-dir",
     default=None,
     metavar="DIR",
     show_default="$FLIPFORGE_RUNS or runs/",
     help="Where runs live.",
 )
+
+
+@click.group("runs", cls=_RunsGroup, invoke_without_command=True)
+@_runs_dir_option
 @click.option("--json", "as_json", is_flag=True, show_default="off", help="Print a JSON array, one object per run.")
+@click.pass_context
 @friendly_errors
-def runs_command(runs_dir: str | None, as_json: bool) -> None:
+def runs_command(ctx: click.Context, runs_dir: str | None, as_json: bool) -> None:
     """List the runs and their best ranks, oldest first.
 
     A run whose files cannot be read is listed as broken, with the reason; a run whose process
-    died without a last checkpoint is "killed" (resume it).
+    died without a last checkpoint is "killed" (resume it). `flipforge runs show RUN` prints a
+    run's history (sessions, bests with time and flips, workers lost) and can plot it.
     """
+    if ctx.invoked_subcommand is not None:
+        return
     root = Path(runs_dir) if runs_dir else default_runs_root()
     rows = [_row(run) for run in list_runs(root)]
     if as_json:
@@ -444,3 +472,58 @@ def runs_command(runs_dir: str | None, as_json: bool) -> None:
             f"{r['run']:42s} {r['target']:10s} {r['domain']:3s} {r['best_rank']!s:>5s} {goal:>5s} "
             f"{r['status']:11s} {format_count(r['flips']):>9s} {format_duration(r['seconds'])}"
         )
+
+
+_SHOW_HELP = """Print the history of one or more runs: sessions, bests, workers lost.
+
+RUN is a run id under the runs folder or a run directory. For each session: when it started,
+its workers and time limit, how it ended (reached, time, interrupted by a signal, killed), every
+new best with the run time, the session time, the flips and the worker that found it, workers
+lost (with their exit code), lifts, rejected schemes and database errors. The history is read
+from the run's events.jsonl; a last line cut short by kill -9, unknown events and missing fields
+are skipped or shown as "?".
+
+--plot FILE.png draws best rank against time and against flips (log scales), one line per
+run; it needs matplotlib (pip install 'flipforge[plot]').
+
+\b
+Examples:
+  flipforge runs show 4x4x4-F2-20261122-155306
+  flipforge runs show runs/a runs/b --plot history.png
+  flipforge runs show r1 --json
+"""
+
+
+@runs_command.command("show", cls=OneLineCommand, help=_SHOW_HELP)
+@click.argument("runs", nargs=-1, required=True, metavar="RUN...")
+@_runs_dir_option
+@click.option("--json", "as_json", is_flag=True, show_default="off", help="Print a JSON array, one history per run.")
+@click.option("--plot", "plot_file", default=None, metavar="FILE.png", show_default="none", help="Also draw a PNG.")
+@click.pass_context
+@friendly_errors
+def runs_show_command(
+    ctx: click.Context, runs: tuple[str, ...], runs_dir: str | None, as_json: bool, plot_file: str | None
+) -> None:
+    """Print the history of one or more runs (and plot it with --plot)."""
+    from flipforge.search.history import format_history, read_history
+
+    parent = ctx.parent.params if ctx.parent is not None else {}
+    runs_dir = runs_dir or parent.get("runs_dir")
+    as_json = as_json or bool(parent.get("as_json"))
+    root = Path(runs_dir) if runs_dir else default_runs_root()
+    target = None
+    if plot_file is not None:
+        from .plot import check_plot_path, load_matplotlib
+
+        target = check_plot_path(plot_file)
+        load_matplotlib()  # say at once that it is missing, before reading anything
+    histories = [read_history(find_run(ref, root)) for ref in runs]
+    if as_json:
+        click.echo(json.dumps([h.as_dict() for h in histories], indent=1))
+    else:
+        click.echo("\n\n".join(format_history(h) for h in histories))
+    if target is not None:
+        from .plot import plot_histories
+
+        plot_histories(histories, target)
+        click.echo(f"plot: {target}", err=True)
