@@ -48,6 +48,13 @@ _C_RESERVED = _words(
     "memcmp strlen strcpy strcmp malloc calloc realloc free printf fprintf sprintf snprintf puts putchar exit abort"
 )
 
+# types, macros and objects of the standard C headers (which the code, or code that includes it, uses)
+_C_HEADER_NAMES = _words(
+    "size_t ssize_t ptrdiff_t wchar_t max_align_t NULL EOF FILE assert errno offsetof bool true false "
+    "stdin stdout stderr va_list intptr_t uintptr_t intmax_t uintmax_t static_assert"
+)
+_C_INT_TYPES = re.compile(r"u?int(?:8|16|32|64|ptr|max)_t|u?int_(?:least|fast)(?:8|16|32|64)_t")
+
 
 def check_function_name(lang: str, name: str) -> None:
     """Raise SchemeError unless ``name`` can name the generated function in ``lang``: a valid
@@ -72,6 +79,8 @@ def check_function_name(lang: str, name: str) -> None:
             what = "reserved in C (it starts with two underscores, or with _ and a capital letter)"
         elif name in _C_RESERVED:
             what = "the name of a C function that a compiler knows (or main)"
+        elif name in _C_HEADER_NAMES or _C_INT_TYPES.fullmatch(name):
+            what = "a type, macro or object of the standard C headers"
         elif name in _C_LOCALS or _GENERATED.fullmatch(name):
             what = "a name the generated code uses itself"
     if what:

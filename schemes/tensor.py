@@ -36,6 +36,8 @@ def parse_format(text: str | tuple[int, int, int] | list[int]) -> tuple[int, int
     """Read ``3x3x3``, ``3,4,5``, ``<2,2,3>`` or a triple into (n, m, p), each >= 1."""
     if isinstance(text, (tuple, list)):
         parts = list(text)
+        if any(isinstance(x, bool) or not isinstance(x, (int, np.integer, str)) for x in parts):
+            raise TensorError(f"bad format {text!r}: expected three positive integers like 3x3x3")
     else:
         s = str(text).strip().strip("<>").strip()
         parts = [x for x in re.split(r"\s*[x,X*\s]\s*", s) if x != ""]
@@ -150,6 +152,14 @@ def load_tensor(path: str | Path) -> Tensor:
             raise TensorError(f"{path}: target tensor entries must be integers")
     elif arr.dtype.kind not in "iub":
         raise TensorError(f"{path}: target tensor dtype {arr.dtype} is not an integer type")
+    if arr.dtype.kind in "uf" and arr.size:
+        big = np.iinfo(np.int64)
+        # compared exactly: uint64 above 2^63-1 (or a float beyond int64) would wrap when converted
+        lo, hi = arr.min(), arr.max()
+        if (arr.dtype.kind == "u" and int(hi) > big.max) or (
+            arr.dtype.kind == "f" and (float(hi) >= 2.0**63 or float(lo) < -(2.0**63))
+        ):
+            raise TensorError(f"{path}: a target tensor entry is outside the 64-bit integer range")
     out = arr.astype(np.int64)
     out.setflags(write=False)
     return Tensor(path.stem, out, None)

@@ -102,12 +102,15 @@ def test_info_and_convert(flipforge_cmd, files, tmp_path: Path):
     info = run(flipforge_cmd, "info", "--json", str(files["good"]))
     (row,) = json.loads(info.stdout)
     assert row["additions_naive"] == 18 and row["coefficients"] == "ZT" and abs(row["omega"] - 2.8074) < 1e-3
-    out = tmp_path / "s.exp"
+    # s.exp would not say mod2 in its name (and .exp has no domain field): refused, not dropped
+    refused_claim = run(flipforge_cmd, "convert", str(files["f2"]), str(tmp_path / "s.exp"))
+    assert refused_claim.returncode == 2 and "s-mod2.exp" in refused_claim.stderr
+    assert not (tmp_path / "s.exp").exists()
+    out = tmp_path / "s-mod2.exp"
     conv = run(flipforge_cmd, "convert", str(files["f2"]), str(out))
     assert conv.returncode == 0 and out.exists()
     native = tmp_path / "s.json"
-    # s.exp no longer says mod2 in its name: only --domain F2 claims the field again
-    assert run(flipforge_cmd, "convert", str(out), str(native), "--domain", "F2").returncode == 0
+    assert run(flipforge_cmd, "convert", str(out), str(native)).returncode == 0
     assert json.loads(native.read_text())["domain"] == "F2"
     refused = run(flipforge_cmd, "convert", str(files["bad"]), str(tmp_path / "b.json"))
     assert refused.returncode == 1 and not (tmp_path / "b.json").exists()
@@ -117,3 +120,50 @@ def test_help_teaches(flipforge_cmd):
     out = run(flipforge_cmd, "verify", "--help")
     assert out.returncode == 0 and "Exit status" in out.stdout and "--domain" in out.stdout
     assert "formats" in run(flipforge_cmd, "--help").stdout
+
+
+def test_progress_lines_in_a_pipe_for_verify_of_folders_and_lift(flipforge_cmd, tmp_path: Path):
+    """Issue 10: long work shows progress; in a pipe as plain periodic lines on stderr (the interval
+    comes from $FLIPFORGE_PROGRESS_EVERY; 0 = a line per item), never mixed into stdout."""
+    import os
+
+    import numpy as np
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(5):
+        write_schemes([Scheme.strassen()], folder / f"s{i}.json")
+    env = {**os.environ, "FLIPFORGE_PROGRESS_EVERY": "0"}
+    out = subprocess.run([*flipforge_cmd, "verify", str(folder)], capture_output=True, text=True, env=env, timeout=60)
+    lines = [ln for ln in out.stderr.splitlines() if "verifying:" in ln]
+    assert out.returncode == 0 and len(lines) == 5 and lines[-1].endswith(")") and " 5 (" in lines[-1], out.stderr
+    assert out.stdout.count("VALID") == 5 and "verifying" not in out.stdout
+    assert out.stderr.splitlines()[-1] == "5 scheme(s) checked"
+    # the default interval (10 s): fast work prints no progress line
+    quiet = run(flipforge_cmd, "verify", str(folder))
+    assert "verifying:" not in quiet.stderr and quiet.stderr.splitlines()[-1] == "5 scheme(s) checked"
+    s = Scheme.strassen()
+    write_schemes(
+        [Scheme.from_arrays(s.tensor, np.abs(s.u) % 2, np.abs(s.v) % 2, np.abs(s.w) % 2, "F2")],
+        tmp_path / "s-mod2.json",
+    )
+    lifted = subprocess.run(
+        [*flipforge_cmd, "lift", str(tmp_path / "s-mod2.json"), "--to", "Z", "--steps", "4", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert lifted.returncode == 0 and json.loads(lifted.stdout)["lifted"], lifted.stderr
+    assert any("lifting from F2" in ln and "/32 (" in ln for ln in lifted.stderr.splitlines()), lifted.stderr
+
+
+def test_lift_reports_each_step():
+    import numpy as np
+    from flipforge.verify.lift import lift
+
+    s = Scheme.strassen()
+    f2 = Scheme.from_arrays(s.tensor, np.abs(s.u) % 2, np.abs(s.v) % 2, np.abs(s.w) % 2, "F2")
+    seen: list[int] = []
+    assert lift(f2, "Z", 4, progress=seen.append).lifted
+    assert seen == [1, 1, 1, 1]

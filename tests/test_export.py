@@ -213,3 +213,36 @@ def test_cse_reproduces_perminovs_published_additions(reference):
         published = int(path.name.split("_cr")[1].split("_")[0])
         (s,) = read_schemes(path)
         assert reduce_additions(s, "greedy").additions <= published, path.name
+
+
+def test_export_of_an_f2_claimed_file_that_holds_over_z(flipforge_cmd, tmp_path):
+    """Review: a file named -mod2 that holds over Z too is exported (with a note), not refused as
+    "holds over F2 only"; one that holds over F2 only is refused in one line; --domain picks the ring."""
+    from flipforge.schemes import write_schemes
+
+    write_schemes([Scheme.strassen().with_domain("F2")], tmp_path / "strassen-mod2.exp")
+    out = subprocess.run(
+        [*flipforge_cmd, "export", str(tmp_path / "strassen-mod2.exp"), "--lang", "python"],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0 and "valid over ZT" in out.stdout, out.stderr
+    assert "claimed over F2; it also holds over ZT, exporting as ZT" in out.stderr
+    assert "holds over F2 only" not in out.stderr
+    f = _load(out.stdout, "matmul")
+    assert f([[1, 2], [3, 4]], [[5, 6], [7, 8]]) == [[19, 22], [43, 50]]
+    s = Scheme.strassen()
+    f2_only = Scheme.from_arrays(s.tensor, np.abs(s.u), np.abs(s.v), np.abs(s.w), "F2")
+    write_schemes([f2_only], tmp_path / "only-mod2.exp")
+    refused = subprocess.run(
+        [*flipforge_cmd, "export", str(tmp_path / "only-mod2.exp"), "--lang", "c"], capture_output=True, text=True
+    )
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1 and "holds over F2 only" in refused.stderr
+    named = subprocess.run(
+        [*flipforge_cmd, "export", "builtin:strassen", "--lang", "c", "--domain", "Q"], capture_output=True, text=True
+    )
+    assert named.returncode == 0 and "valid over Q" in named.stdout
+    bad = subprocess.run(
+        [*flipforge_cmd, "export", "builtin:strassen", "--lang", "c", "--domain", "F2"], capture_output=True, text=True
+    )
+    assert bad.returncode == 2 and bad.stderr.startswith("flipforge: error: --domain must be ZT, Z or Q")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -174,7 +175,7 @@ def test_bad_npy_and_npz_are_one_line_each(flipforge_cmd, good: Path, tmp_path: 
     bad = bad_npy_files(tmp_path / "bad")
     out = timed(flipforge_cmd, "verify", *map(str, bad))
     lines = out.stderr.splitlines()
-    assert out.returncode == 2 and lines[-1] == "0 scheme(s) checked"
+    assert out.returncode == 2 and lines[-1] == f"0 scheme(s) checked, {len(bad)} unreadable"
     assert len(lines) == len(bad) + 1, out.stderr
     assert all(ln.startswith(f"flipforge: cannot read {p}: ") for ln, p in zip(lines, bad, strict=False)), out.stderr
     for path in bad:
@@ -184,7 +185,7 @@ def test_bad_npy_and_npz_are_one_line_each(flipforge_cmd, good: Path, tmp_path: 
         assert refused.exit_code == 2 and refused.stderr.startswith(f"flipforge: error: cannot read {path}")
     shutil.copy(good, tmp_path / "bad" / "good.json")
     out = timed(flipforge_cmd, "verify", str(tmp_path / "bad"))
-    assert out.returncode == 2 and "good.json" in out.stdout and "1 scheme(s) checked" in out.stderr
+    assert out.returncode == 2 and "good.json" in out.stdout and "1 scheme(s) checked, 7 unreadable" in out.stderr
     assert out.stderr.count("flipforge: cannot read") == 7
     imported = timed(flipforge_cmd, "db", "--db", str(tmp_path / "t.db"), "import", str(tmp_path / "bad"))
     assert "imported 1, duplicates 0, invalid 0, unreadable 7;" in imported.stdout, imported.stderr
@@ -330,6 +331,7 @@ def test_unreadable_file_and_folder_are_counted(flipforge_cmd, good: Path, tmp_p
         assert out.returncode == 2 and "ok.json" in out.stdout
         assert "locked.json: cannot read (Permission denied)" in out.stderr
         assert f"{folder / 'sub'}: cannot read this folder (Permission denied)" in out.stderr
+        assert out.stderr.splitlines()[-1] == "1 scheme(s) checked, 2 unreadable", out.stderr
         imported = timed([*prefix, *flipforge_cmd], "db", "--db", str(tmp_path / "t.db"), "import", str(folder))
         assert "imported 1, duplicates 0, invalid 0, unreadable 2;" in imported.stdout, imported.stderr
     finally:
@@ -348,6 +350,7 @@ def test_links_that_cannot_be_followed_are_counted(flipforge_cmd, good: Path, tm
     assert out.returncode == 2 and out.stdout.count("VALID") == 1
     assert "loop.json: cannot read (Too many levels of symbolic links)" in out.stderr
     assert "dangling.json: a link to a missing file" in out.stderr
+    assert "1 scheme(s) checked, 2 unreadable" in out.stderr.splitlines()[-1], out.stderr
     assert [p.name for p in iter_scheme_files([folder])] == ["dangling.json", "loop.json", "ok.json"]
 
 
@@ -410,11 +413,118 @@ def test_random_bytes_never_crash(tmp_path_factory, files):
     assert result.exit_code in (0, 1, 2)
     assert "good.json  2x2x2  rank 7  ZT  VALID" in result.stdout
     errors = [ln for ln in result.stderr.splitlines() if ln.strip()]
-    assert errors[-1].endswith("scheme(s) checked")
+    summary = re.fullmatch(r"\d+ scheme\(s\) checked(?:, (\d+) unreadable)?", errors[-1])
+    assert summary is not None, errors
     assert all(ln.startswith("flipforge: cannot read ") for ln in errors[:-1]), errors
+    assert int(summary.group(1) or 0) == len(errors) - 1, errors
     assert len(errors) - 1 <= len(names)
     for name in names:
         try:
             read_entries(folder / name)
         except FormatError as exc:
             assert name.split("_")[0] in str(exc)
+
+
+# --- review: claims in names, exact tensors, one-line usage, unwritable output, strict JSON -----
+
+
+def test_native_json_without_domain_takes_the_file_name_claim(tmp_path: Path):
+    s = Scheme.strassen()
+    f2_only = Scheme.from_arrays(s.tensor, abs(s.u), abs(s.v), abs(s.w))  # holds mod 2 only
+    obj = json.loads(native_text(f2_only))
+    for domain in (None, "auto"):
+        if domain is None:
+            obj.pop("domain", None)
+        else:
+            obj["domain"] = domain
+        (tmp_path / "c-mod2.json").write_text(json.dumps(obj))
+        (scheme,) = read_entries(tmp_path / "c-mod2.json")
+        assert str(scheme.domain) == "F2"
+    obj["domain"] = "Z"  # the JSON field wins over the name
+    (tmp_path / "c-mod2.json").write_text(json.dumps(obj))
+    (scheme,) = read_entries(tmp_path / "c-mod2.json")
+    assert str(scheme.domain) == "Z"
+
+
+def test_uint64_target_tensor_is_refused_not_wrapped(tmp_path: Path):
+    import numpy as np
+
+    arr = np.zeros((2, 2, 2), dtype=np.uint64)
+    arr[0, 0, 0] = 2**64 - 1
+    np.save(tmp_path / "t.npy", arr)
+    with pytest.raises(TensorError, match="outside the 64-bit integer range"):
+        load_tensor(tmp_path / "t.npy")
+    arr[0, 0, 0] = 2**63 - 1  # the largest that fits is kept exactly
+    np.save(tmp_path / "t.npy", arr)
+    assert int(load_tensor(tmp_path / "t.npy").array[0, 0, 0]) == 2**63 - 1
+    np.save(tmp_path / "f.npy", np.full((2, 2, 2), 1e30))
+    with pytest.raises(TensorError):
+        load_tensor(tmp_path / "f.npy")
+
+
+@pytest.mark.parametrize(
+    "args", [("nosuch",), ("formats", "--bogus"), ("bench", "nosuch"), ("db", "nosuch"), ("--bogus",)]
+)
+def test_group_usage_errors_are_one_line(flipforge_cmd, args):
+    out = timed(flipforge_cmd, *args)
+    assert "No such" in one_error_line(out)
+
+
+def test_an_output_that_cannot_be_written_is_one_line_exit_3(flipforge_cmd, good: Path):
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    with open("/dev/full", "w") as full:
+        out = subprocess.run(
+            [*flipforge_cmd, "verify", str(good)], stdout=full, stderr=subprocess.PIPE, text=True, timeout=20
+        )
+    assert out.returncode == 3, out.stderr
+    assert out.stderr.strip() == "flipforge: error: cannot write the output: No space left on device"
+
+
+def test_a_closed_pipe_keeps_the_real_exit_status(flipforge_cmd, good: Path, tmp_path: Path):
+    s = Scheme.strassen()
+    bad = tmp_path / "bad.json"
+    bad.write_text(native_text(s.take_terms(list(range(6)))))
+    args = [*flipforge_cmd, "verify", str(bad), *[str(good)] * 400]
+    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        first = proc.stdout.readline()  # like `| head -1`
+        proc.stdout.close()
+        err = proc.stderr.read()
+        code = proc.wait(timeout=30)
+    assert "INVALID" in first
+    assert code == 1 and "Traceback" not in err and "internal error" not in err, err
+
+
+def test_native_json_keys_anywhere_and_strict_types(tmp_path: Path):
+    from flipforge.schemes import builtin_scheme
+
+    obj = json.loads(native_text(builtin_scheme("builtin:naive:5x5x5")))
+    late = {k: obj[k] for k in ("u", "v", "w")} | {k: v for k, v in obj.items() if k not in ("u", "v", "w")}
+    path = tmp_path / "late.json"
+    path.write_text(json.dumps(late, indent=1))
+    assert path.stat().st_size > 4096 and '"format"' not in path.read_text()[:4096]
+    (scheme,) = read_entries(path)
+    assert scheme.rank == obj["rank"]
+    for key, value, needle in (
+        ("format", [2.7, 2, 2], "bad format"),
+        ("format", [True, 2, 2], "bad format"),
+        ("rank", "7", '"rank" must be an integer'),
+    ):
+        bad = dict(json.loads(native_text(Scheme.strassen())), **{key: value})
+        (tmp_path / "b.json").write_text(json.dumps(bad))
+        with pytest.raises(FormatError, match=re.escape(needle)):
+            read_entries(tmp_path / "b.json")
+    custom = {"tensor": "t", "shape": [2, 2, 2], "entries": [[-1, 0, 0, 1]], "u": [[1]], "v": [[1]], "w": [[1]]}
+    (tmp_path / "neg.json").write_text(json.dumps(custom))
+    with pytest.raises(FormatError, match="outside the shape"):
+        read_entries(tmp_path / "neg.json")
+
+
+def test_c_names_of_the_standard_headers_are_refused():
+    from flipforge.schemes.errors import SchemeError
+    from flipforge.schemes.export import check_function_name
+
+    for name in ("size_t", "NULL", "EOF", "assert", "errno", "FILE", "int8_t", "uint64_t", "bool", "true", "false"):
+        with pytest.raises(SchemeError, match="cannot name the c function"):
+            check_function_name("c", name)
+    check_function_name("c", "size")

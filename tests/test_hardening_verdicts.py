@@ -438,3 +438,34 @@ def test_a_published_f2_file_still_reads_as_f2(reference):
     res = verify(s)
     assert res.valid and str(res.domain) == "F2"
     assert not verify(s, "Z", explain=True).valid and verify(s, "Z", explain=True).holds_over == ("F2",)
+
+
+# --- claims kept through convert / export (review) -------------------------------------------------
+
+
+def test_convert_never_drops_a_finite_field_claim(tmp_path):
+    src = tmp_path / "c.json"
+    write_schemes([_mod2_only(Scheme.strassen()).with_domain("F2")], src)  # not valid over Z
+    for out in ("y.exp", "y.m", "y.txt", "y.npz"):
+        result, _ = invoke("convert", str(src), str(tmp_path / out))
+        line = one_error_line(result.stderr)
+        assert result.exit_code == 2 and "holds over F2 only" in line and "-mod2." in line, line
+        assert not (tmp_path / out).exists()
+    result, _ = invoke("convert", str(src), str(tmp_path / "y-mod2.exp"))
+    assert result.exit_code == 0, result.stderr
+    assert str(read_schemes(tmp_path / "y-mod2.exp")[0].domain) == "F2"
+    # several schemes into a folder: each file's name carries the claim
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a.json", "b.json"):
+        write_schemes([_mod2_only(Scheme.strassen()).with_domain("F2")], folder / name)
+    result, _ = invoke("convert", str(folder), str(tmp_path / "outdir"), "--to", "exp")
+    written = sorted(p.name for p in (tmp_path / "outdir").iterdir())
+    assert result.exit_code == 0 and written == ["outdir-0-mod2.exp", "outdir-1-mod2.exp"], written
+    assert all(
+        verify(s).valid and str(s.domain) == "F2" for p in (tmp_path / "outdir").iterdir() for s in read_schemes(p)
+    )
+    # a claim that is not needed (Strassen holds over Z too) may go: the verdict stays true
+    write_schemes([Scheme.strassen().with_domain("F2")], tmp_path / "s.json")
+    result, _ = invoke("convert", str(tmp_path / "s.json"), str(tmp_path / "s.exp"))
+    assert result.exit_code == 0 and verify(read_schemes(tmp_path / "s.exp")[0]).valid

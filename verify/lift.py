@@ -17,9 +17,10 @@ scheme does not lift with this support, and the result says at which step.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -182,7 +183,14 @@ def _reconstruct(x: int, mod: int) -> Fraction | None:
 Step = tuple[Scheme | None, int, str | None, bool]  # (scheme, step, reason, the linear system failed)
 
 
-def _lift_steps(scheme: Scheme, p: int, steps: int, order: np.ndarray, full: bool = False) -> Iterator[Step]:
+def _lift_steps(
+    scheme: Scheme,
+    p: int,
+    steps: int,
+    order: np.ndarray,
+    full: bool = False,
+    on_step: Callable[[], None] | None = None,
+) -> Iterator[Step]:
     """Lift step by step; after steps 4, 8, 16, ... and the last, yield the reconstructed scheme
     (or None and a reason). Stops after a yield with a reason that no later step can change."""
     res = [residues(a, p) for a in scheme.factors]
@@ -213,6 +221,8 @@ def _lift_steps(scheme: Scheme, p: int, steps: int, order: np.ndarray, full: boo
             if val:
                 (u, v, w)[f][t, i] = ((u, v, w)[f][t, i] + mod * int(val)) % nxt
         mod = nxt
+        if on_step is not None:
+            on_step()
         if k == steps or (k >= 4 and k & (k - 1) == 0):
             yield _reconstructed(scheme, (u, v, w), mod), k, None, False
 
@@ -233,11 +243,19 @@ def _reconstructed(scheme: Scheme, factors: tuple[np.ndarray, ...], mod: int) ->
     return Scheme.from_arrays(scheme.tensor, *out, None, dict(scheme.meta))
 
 
-def lift(scheme: Scheme, to: str = "Q", steps: int | None = None, attempts: int = 8, seed: int = 0) -> LiftResult:
+def lift(
+    scheme: Scheme,
+    to: str = "Q",
+    steps: int | None = None,
+    attempts: int = 8,
+    seed: int = 0,
+    progress: Callable[[int], None] | None = None,
+) -> LiftResult:
     """Lift a scheme valid over F_p (its claimed domain) to ``to`` (ZT, Z or Q).
 
     Tries the natural order of unknowns first, then ``attempts - 1`` random orders (other free
     variables), and returns the first lift that verifies exactly in the target domain.
+    ``progress(attempt)``, when given, is called after every Hensel step of that attempt.
     """
     t0 = time.perf_counter()
     goal = Domain.parse(to).name
@@ -266,7 +284,8 @@ def lift(scheme: Scheme, to: str = "Q", steps: int | None = None, attempts: int 
     for attempt in range(1, attempts + 1):
         order = np.arange(nvars) if attempt == 1 else rng.permutation(nvars)
         stuck_at = None
-        for lifted, done, why, unsolvable in _lift_steps(scheme, p, k, order, full):
+        on_step = None if progress is None else functools.partial(progress, attempt)
+        for lifted, done, why, unsolvable in _lift_steps(scheme, p, k, order, full, on_step):
             if unsolvable:
                 stuck_at = done
             if lifted is None:

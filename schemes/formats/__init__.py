@@ -6,6 +6,7 @@ format is one module plus one entry here. ``read_entries`` auto-detects (``fmt=`
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
@@ -13,9 +14,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..domain import Domain
 from ..errors import FlipforgeError, FormatError
 from ..scheme import Scheme
-from ._io import head_text
+from ._io import claimed_domain, head_text
 from ._safe import check_input_file
 from .alphatensor import read_alphatensor, write_alphatensor
 from .benson import looks_like_benson, read_benson, write_benson
@@ -23,7 +25,7 @@ from .catalogue import read_catalogue
 from .dps import is_primary_sms, read_dps
 from .flipcpd import looks_like_flipcpd_txt, read_flipcpd_npy, read_flipcpd_txt
 from .kauers import read_exp, read_maple, write_exp, write_maple
-from .native import native_text, read_native, write_native
+from .native import is_native, native_text, read_native, write_native
 from .perminov import (
     looks_like_perminov_text,
     read_perminov_json,
@@ -36,6 +38,8 @@ __all__ = [
     "FORMATS",
     "SchemeFormat",
     "detect_format",
+    "output_format",
+    "lost_claim",
     "get_format",
     "iter_scheme_files",
     "native_text",
@@ -202,6 +206,27 @@ def detect_format(path: Path) -> SchemeFormat | None:
     for f in candidates:
         if f.sniff(head):
             return f
+    if ext == ".json":
+        return _json_by_keys(path)
+    return None
+
+
+_JSON_SNIFF_LIMIT = 64 << 20  # bytes: a JSON file whose keys are not in its head is parsed whole up to this
+
+
+def _json_by_keys(path: Path) -> SchemeFormat | None:
+    """A .json file whose first bytes did not tell (``"format"`` after long ``u``/``v``/``w``):
+    parsed whole, native when it has format (or shape) and u, v, w, Perminov's with n, u, v, w."""
+    try:
+        if path.stat().st_size > _JSON_SNIFF_LIMIT:
+            return None
+        obj = json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError, MemoryError):
+        return None
+    if is_native(obj):
+        return FORMATS["native"]
+    if isinstance(obj, dict) and all(k in obj for k in ("n", "u", "v", "w")):
+        return FORMATS["perminov-json"]
     return None
 
 
@@ -311,9 +336,8 @@ def iter_scheme_files(paths: Iterable[str | Path]) -> Iterator[Path]:
         yield from sorted(child for child in _walk(p) if _is_candidate(child))
 
 
-def write_schemes(schemes: list[Scheme], path: str | Path, fmt: str | None = None) -> list[Path]:
-    """Write schemes: one file, or for single-scheme formats and several schemes, one file each
-    in the folder ``path`` (``<stem>-<index><ext>``). Returns the files written."""
+def output_format(path: str | Path, fmt: str | None = None) -> SchemeFormat:
+    """The writable format ``fmt`` names, else the one OUT's extension names (FormatError if none)."""
     p = Path(path)
     spec = get_format(fmt) if fmt else None
     if spec is None:
@@ -326,19 +350,51 @@ def write_schemes(schemes: list[Scheme], path: str | Path, fmt: str | None = Non
         raise FormatError(
             f"format {spec.name} is read-only; writable: " + ", ".join(name for name, f in FORMATS.items() if f.writer)
         )
+    return spec
+
+
+_CLAIM_TOKENS = {2: "mod2", 3: "mod3"}
+
+
+def lost_claim(spec: SchemeFormat, scheme: Scheme, name: str | Path) -> Domain | None:
+    """The finite field ``scheme`` claims that a file ``name`` in format ``spec`` would not record
+    (the format has no domain field and the name claims no such field), else None."""
+    dom = scheme.domain
+    if dom is None or dom.p is None:
+        return None
+    if spec.name == "native" or (spec.name == "perminov-json" and dom.p == 2):
+        return None
+    return None if claimed_domain(Path(name).name) == dom else dom
+
+
+def claim_token(domain: Domain) -> str | None:
+    """The file-name token that claims ``domain`` (``mod2``, ``mod3``), or None when there is none."""
+    return _CLAIM_TOKENS.get(domain.p or 0)
+
+
+def write_schemes(schemes: list[Scheme], path: str | Path, fmt: str | None = None) -> list[Path]:
+    """Write schemes: one file, or for single-scheme formats and several schemes, one file each
+    in the folder ``path`` (``<stem>-<index><ext>``, plus ``-mod2``/``-mod3`` when a scheme claims
+    that field and the format cannot record it). Returns the files written."""
+    p = Path(path)
+    spec = output_format(p, fmt)
     if not schemes:
         raise FormatError("no schemes to write")
     try:
         if len(schemes) == 1 or spec.many:
             p.parent.mkdir(parents=True, exist_ok=True)
-            spec.writer(schemes, p)
+            spec.writer(schemes, p)  # type: ignore[misc]
             return [p]
         p.mkdir(parents=True, exist_ok=True)
         ext = spec.extensions[0]
         out = []
         for i, s in enumerate(schemes):
             target = p / f"{p.name}-{i}{ext}"
-            spec.writer([s], target)
+            lost = lost_claim(spec, s, target)
+            token = claim_token(lost) if lost is not None else None
+            if token is not None:
+                target = p / f"{p.name}-{i}-{token}{ext}"
+            spec.writer([s], target)  # type: ignore[misc]
             out.append(target)
         return out
     except OSError as exc:

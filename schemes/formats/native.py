@@ -27,7 +27,7 @@ from ..errors import FlipforgeError, FormatError
 from ..metrics import coefficient_class
 from ..scheme import Scheme
 from ..tensor import Tensor, matmul_tensor, parse_format
-from ._io import apply_claim, read_text
+from ._io import apply_claim, claimed_domain, read_text
 
 __all__ = ["from_native_dict", "to_native_dict", "native_text", "read_native", "write_native", "is_native"]
 
@@ -36,22 +36,37 @@ def is_native(obj: object) -> bool:
     return isinstance(obj, dict) and "u" in obj and "v" in obj and "w" in obj and ("format" in obj or "shape" in obj)
 
 
-def from_native_dict(obj: dict[str, Any], where: str, index: int = 0) -> Scheme:
-    """A Scheme from the parsed native JSON object; every problem names ``where``."""
+def _is_int(x: object) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def from_native_dict(obj: dict[str, Any], where: str, index: int = 0, name_claim: Domain | None = None) -> Scheme:
+    """A Scheme from the parsed native JSON object; every problem names ``where``. ``name_claim``
+    (what the file name claims) applies when the JSON states no domain (absent or "auto")."""
     if not is_native(obj):
         raise FormatError(f"{where}: not a flipforge scheme (needs format, u, v, w)")
+    if "rank" in obj and not _is_int(obj["rank"]):
+        raise FormatError(f'{where}: "rank" must be an integer, not {json.dumps(obj["rank"], default=str)[:40]}')
     try:
         kind = obj.get("tensor", "matmul")
         if kind == "matmul" and "format" in obj:
             tensor = matmul_tensor(parse_format(obj["format"]))
         else:
-            shape = tuple(int(x) for x in obj["shape"])
+            raw_shape = obj["shape"]
+            if not isinstance(raw_shape, list) or not all(_is_int(x) and x >= 0 for x in raw_shape):
+                raise FormatError('"shape" must be a list of non-negative integers')
+            shape = tuple(raw_shape)
             arr = np.zeros(shape, dtype=np.int64)
-            for i, j, k, val in obj.get("entries", []):
-                arr[i, j, k] = int(val)
+            for entry in obj.get("entries", []):
+                i, j, k, val = entry
+                if not all(_is_int(x) for x in (i, j, k, val)):
+                    raise FormatError(f"tensor entry {entry!r} must be four integers")
+                if not all(0 <= x < n for x, n in zip((i, j, k), shape, strict=True)):
+                    raise FormatError(f"tensor entry {entry!r} has an index outside the shape {list(shape)}")
+                arr[i, j, k] = val
             arr.setflags(write=False)
             tensor = Tensor(str(kind), arr, None)
-        domain = Domain.parse(obj["domain"]) if obj.get("domain") not in (None, "auto") else None
+        domain = Domain.parse(obj["domain"]) if obj.get("domain") not in (None, "auto") else name_claim
         meta = dict(obj.get("meta") or {})
         meta.update(source=where, index=index, read_as="native")
         scheme = apply_claim(Scheme.from_arrays(tensor, obj["u"], obj["v"], obj["w"], None, meta), domain)
@@ -106,7 +121,7 @@ def read_native(path: Path) -> list[Scheme]:
         obj = json.loads(read_text(path))
     except json.JSONDecodeError as exc:
         raise FormatError(f"{path}: invalid JSON ({exc.msg} at line {exc.lineno})") from None
-    return [from_native_dict(obj, str(path))]
+    return [from_native_dict(obj, str(path), name_claim=claimed_domain(path.name))]
 
 
 def native_text(scheme: Scheme) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -30,6 +31,8 @@ __all__ = [
     "one_source",
     "friendly_errors",
     "fail",
+    "note_exit",
+    "broken_pipe_exit",
     "from_option",
     "out_option",
     "emit_json",
@@ -37,6 +40,7 @@ __all__ = [
     "first_sentence",
     "HelpGroup",
     "OneLineCommand",
+    "OneLineGroup",
 ]
 
 EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT = 0, 1, 2
@@ -78,6 +82,30 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
     sys.exit(code)
 
 
+_exit_so_far = EXIT_OK
+
+
+def note_exit(code: int) -> None:
+    """The exit status a command has decided so far (1 once a scheme is invalid, ...): kept when
+    the reader of its output goes away (``verify ... | head -1`` still exits 1)."""
+    global _exit_so_far
+    _exit_so_far = max(_exit_so_far, code)
+
+
+def quiet_stdout() -> None:
+    """Point stdout at /dev/null: after a broken pipe, Python's final flush must not fail again."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def broken_pipe_exit() -> None:
+    """The reader of stdout went away: exit quietly with the status decided so far."""
+    quiet_stdout()
+    sys.exit(_exit_so_far)
+
+
 def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     """Turn FlipforgeErrors into one line + exit 2, and never show a traceback to a user."""
 
@@ -91,7 +119,7 @@ def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             click.echo("flipforge: interrupted", err=True)
             sys.exit(130)
         except BrokenPipeError:
-            sys.exit(0)
+            broken_pipe_exit()
 
     return wrapper
 
@@ -132,6 +160,35 @@ class OneLineCommand(click.Command):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         try:
             return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            fail(exc.format_message())
+            raise  # not reached: fail exits
+
+
+_NO_ARGS_IS_HELP: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())  # click >= 8.2: a group alone shows help
+
+
+class OneLineGroup(HelpGroup):
+    """A group whose usage errors (an unknown subcommand, a bad option of the group itself) are
+    one line ``flipforge: error: ...`` and exit 2; its commands made with ``@group.command`` are
+    OneLineCommands. A group given no arguments still shows its help."""
+
+    command_class = OneLineCommand
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except _NO_ARGS_IS_HELP:
+            raise
+        except click.UsageError as exc:
+            fail(exc.format_message())
+            raise  # not reached: fail exits
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
         except click.UsageError as exc:
             fail(exc.format_message())
             raise  # not reached: fail exits

@@ -7,7 +7,7 @@ import math
 
 import click
 
-from ._common import HelpGroup, OneLineCommand, fail, friendly_errors
+from ._common import OneLineCommand, OneLineGroup, fail, friendly_errors
 from .progress import format_count
 
 __all__ = ["bench_group", "MAX_SECONDS", "MAX_SEED"]
@@ -16,7 +16,7 @@ MAX_SECONDS = 24 * 3600.0
 MAX_SEED = 2**63 - 1
 
 
-@click.group("bench", cls=HelpGroup)
+@click.group("bench", cls=OneLineGroup)
 def bench_group() -> None:
     """Measure flipforge's kernels on this machine (single core)."""
 

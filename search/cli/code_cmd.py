@@ -7,10 +7,10 @@ import math
 from pathlib import Path
 
 import click
-from flipforge.schemes import Scheme
+from flipforge.schemes import Domain, FlipforgeError, Scheme, coefficient_class
 from flipforge.schemes.additions import METHODS, ReducedScheme, check_program, reduce_additions
 from flipforge.schemes.export import LANGUAGES, check_function_name, export_code, program_text
-from flipforge.verify import verify
+from flipforge.verify import valid_over, verify
 
 from ._common import EXIT_FAIL, OneLineCommand, fail, friendly_errors, from_option, one_source, out_option
 
@@ -150,6 +150,43 @@ def reduce_command(
     )
 
 
+def _exportable(path: str, fmt: str | None, domain: str | None) -> tuple[Scheme, str]:
+    """The single scheme in PATH and the ring (ZT, Z or Q) it holds over, whatever its file claims:
+    code runs over the reals, so a claim of F2 is no reason to refuse a scheme that holds over Z."""
+    src = one_source(path, fmt)
+    scheme = src.scheme
+    assert scheme is not None
+    if domain is not None:
+        try:
+            dom = Domain.parse(domain)
+        except FlipforgeError as exc:
+            fail(f"--domain: {exc}")
+        if dom.p is not None:
+            fail(f"--domain must be ZT, Z or Q for code that runs over the reals, not {dom}")
+        res = verify(scheme, dom)
+        if not res.valid:
+            fail(f"{src.label} is not a valid scheme over {dom} ({res.summary()}); refusing to use it", EXIT_FAIL)
+        return scheme, str(res.domain)
+    ring = coefficient_class(scheme)  # ZT, Z or Q: the smallest ring its coefficients lie in
+    res = verify(scheme, ring)
+    if res.valid:
+        claim = scheme.domain
+        if claim is not None and claim.p is not None:
+            click.echo(
+                f"flipforge: {src.label} is claimed over {claim}; it also holds over {ring}, exporting as {ring}",
+                err=True,
+            )
+        return scheme, ring
+    fields = [d for d in valid_over(scheme) if d.startswith("F")]
+    if fields:
+        fail(
+            f"{src.label}: the scheme holds over {' and '.join(fields)} only, not over {ring}; "
+            "code runs over the reals (lift it to Z or Q first: flipforge lift)"
+        )
+    fail(f"{src.label} is not a valid scheme ({res.summary()}); refusing to use it", EXIT_FAIL)
+    raise AssertionError  # not reached: fail exits
+
+
 @click.command("export", cls=OneLineCommand)
 @click.argument("path", metavar="PATH")
 @click.option(
@@ -180,11 +217,25 @@ def reduce_command(
     show_default=True,
     help="The name of the generated function: a valid identifier of the language that is not reserved there.",
 )
+@click.option(
+    "--domain",
+    "-d",
+    default=None,
+    show_default="the ring of its coefficients (ZT, Z or Q), whatever field the file claims",
+    help="Check the scheme over this ring (ZT, Z or Q) before exporting it.",
+)
 @from_option()
 @out_option("standard output", "Write the code to this file.")
 @friendly_errors
 def export_command(
-    path: str, lang: str, use_reduce: bool, method: str, name: str, fmt: str | None, out: str | None
+    path: str,
+    lang: str,
+    use_reduce: bool,
+    method: str,
+    name: str,
+    domain: str | None,
+    fmt: str | None,
+    out: str | None,
 ) -> None:
     """Write a verified scheme as code in Python, NumPy, C, LaTeX or Markdown.
 
@@ -197,7 +248,8 @@ def export_command(
     latex:    the products m_t and the outputs c_ik as formulas (markdown: the same in $$ $$)
 
     Only schemes valid over Z or Q are exported (an F2-only scheme computes the wrong thing
-    over the reals). A scheme with integer coefficients gives integer code: on int input the
+    over the reals); a file that claims F2 or F3 is checked over Z or Q all the same and
+    exported when the scheme holds there. A scheme with integer coefficients gives integer code: on int input the
     Python and NumPy functions return ints, on Fraction input Fractions. Python keywords and
     built-ins, C keywords, np for NumPy and the names the code uses itself cannot be --name.
 
@@ -207,9 +259,11 @@ def export_command(
       flipforge export best-23.json --lang numpy --out laderman.py
     """
     check_function_name(lang, name)  # before reading: a bad name is bad input (exit 2)
-    scheme, domain, _ = _one_verified(path, fmt)
+    scheme, ring = _exportable(path, fmt, domain)
+    if scheme.domain is not None and scheme.domain.name != ring:
+        scheme = scheme.with_domain(ring)
     reduced = _reduce(scheme, method, 0, 50, None) if use_reduce else None
-    text = export_code(scheme, lang, domain=domain, name=name, reduced=reduced)
+    text = export_code(scheme, lang, domain=ring, name=name, reduced=reduced)
     if out:
         try:
             Path(out).write_text(text)

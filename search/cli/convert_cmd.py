@@ -6,12 +6,38 @@ import sys
 from pathlib import Path
 
 import click
-from flipforge.schemes import FORMATS, Domain, write_schemes
+from flipforge.schemes import FORMATS, Domain, Scheme, coefficient_class, write_schemes
+from flipforge.schemes.formats import claim_token, lost_claim, output_format
+from flipforge.schemes.formats._io import claimed_domain
 from flipforge.verify import verify
 
 from ._common import EXIT_BAD_INPUT, EXIT_FAIL, EXIT_OK, OneLineCommand, fail, friendly_errors, iter_sources, shown
 
 WRITABLE = ", ".join(name for name, f in FORMATS.items() if f.writer)
+
+
+def _keep_claims(schemes: list[Scheme], dst: str, fmt_out: str | None) -> None:
+    """Refuse (exit 2, one line) to write a finite-field claim where it would be lost: a format
+    without a domain field, into one file whose name does not claim that field, when the scheme
+    does not hold where the written file would then be checked (a folder OUT gets the claim in
+    each file's name instead)."""
+    spec = output_format(dst, fmt_out)
+    if len(schemes) > 1 and not spec.many:
+        return  # one file each in the folder OUT, named with the claim (write_schemes)
+    for s in schemes:
+        lost = lost_claim(spec, s, dst)
+        if lost is None:
+            continue
+        reread = claimed_domain(Path(dst).name) or Domain.parse(coefficient_class(s))
+        if verify(s, reread).valid:
+            continue  # it also holds where the written file will be checked: nothing false is said
+        token = claim_token(lost)
+        out = Path(dst)
+        hint = f"; name it {out.with_name(f'{out.stem}-{token}{out.suffix}')} or" if token else ";"
+        fail(
+            f"{shown(dst)}: the {spec.name} format cannot record that the scheme holds over {lost} only, "
+            f"and it does not hold over {reread}{hint} write native JSON (.json)"
+        )
 
 
 @click.command("convert", cls=OneLineCommand)
@@ -70,6 +96,7 @@ def convert_command(src: str, dst: str, fmt_in: str | None, fmt_out: str | None,
             continue
         schemes.append(s.scheme if s.scheme.domain == res.domain else s.scheme.with_domain(res.domain))
     if schemes:
+        _keep_claims(schemes, dst, fmt_out)
         written = write_schemes(schemes, dst, fmt_out)
         more = " ..." if len(written) > 1 else ""
         click.echo(f"wrote {len(schemes)} scheme(s) to {len(written)} file(s): {shown(written[0])}{more}")

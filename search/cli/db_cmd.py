@@ -25,8 +25,7 @@ from ._common import (
     EXIT_BAD_INPUT,
     EXIT_FAIL,
     EXIT_OK,
-    HelpGroup,
-    OneLineCommand,
+    OneLineGroup,
     Source,
     fail,
     friendly_errors,
@@ -47,33 +46,6 @@ _DB_HELP = "Database file (also accepted before the subcommand)."
 _DB_DEFAULT = "$FLIPFORGE_DB or runs/flipforge.db"
 
 
-_NO_ARGS_IS_HELP: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())  # click >= 8.2: `db` alone shows help
-
-
-class _OneLineGroup(HelpGroup):
-    """The db group: its subcommands, and an unknown subcommand, report bad usage in one line."""
-
-    command_class = OneLineCommand
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except _NO_ARGS_IS_HELP:
-            raise
-        except click.UsageError as exc:
-            fail(exc.format_message())
-            raise  # not reached: fail exits
-
-    def resolve_command(
-        self, ctx: click.Context, args: list[str]
-    ) -> tuple[str | None, click.Command | None, list[str]]:
-        try:
-            return super().resolve_command(ctx, args)
-        except click.UsageError as exc:
-            fail(exc.format_message())
-            raise  # not reached: fail exits
-
-
 def _db_option(func: Callable[..., Any]) -> Callable[..., Any]:
     """``--db PATH`` on a subcommand, so ``flipforge db list --db F`` works like ``flipforge db --db F list``."""
     return click.option("--db", "db_here", default=None, metavar="PATH", show_default=_DB_DEFAULT, help=_DB_HELP)(func)
@@ -86,7 +58,7 @@ def _db_path(group_value: str | None, here: str | None) -> str | None:
     return here if here is not None else group_value
 
 
-@click.group("db", cls=_OneLineGroup, short_help="Store, list and compare verified schemes in a database.")
+@click.group("db", cls=OneLineGroup, short_help="Store, list and compare verified schemes in a database.")
 @click.option("--db", "db_path", default=None, metavar="PATH", show_default=_DB_DEFAULT, help=_DB_HELP)
 @click.pass_context
 def db_group(ctx: click.Context, db_path: str | None) -> None:
@@ -172,12 +144,13 @@ class _Importer:
         self.pending: list[tuple[Source, Any]] = []
         self.last_flush = time.monotonic()
         self.stopping = False  # set once a signal is being handled: the last flush must not raise
+        self.note: Callable[[str], None] = _note  # the progress display's echo while one is shown
 
     def take(self, src: Source) -> None:
         """Verify one source (outside any transaction) and queue it for storing when valid."""
         if src.scheme is None:
             self.counts["unreadable"] += 1
-            _note(f"flipforge: cannot read {shown(str(src.error))}")
+            self.note(f"flipforge: cannot read {shown(str(src.error))}")
             return
         try:
             res = verify(src.scheme, self.domain)
@@ -188,7 +161,7 @@ class _Importer:
         except (ArithmeticError, ValueError, TypeError, IndexError, MemoryError, RecursionError) as exc:
             # a bug or a scheme too large to check: this one is named and counted, the others go on
             self.counts["unreadable"] += 1
-            _note(f"flipforge: cannot check {shown(src.label)}: {type(exc).__name__}: {exc} (please report it)")
+            self.note(f"flipforge: cannot check {shown(src.label)}: {type(exc).__name__}: {exc} (please report it)")
             return
         if not res.valid:
             self.counts["invalid"] += 1
@@ -266,6 +239,7 @@ def import_command(
         imp = _Importer(db, sig, dom)
         try:
             with WorkProgress("importing", total=None) as prog:
+                imp.note = prog.echo
                 for src in _sources(paths, fmt):
                     imp.take(src)
                     prog.advance()

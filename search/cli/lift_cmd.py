@@ -12,6 +12,7 @@ from flipforge.verify import is_claimed, verify, verify_where_valid
 from flipforge.verify.lift import MAX_ATTEMPTS, lift, max_steps
 
 from ._common import EXIT_FAIL, EXIT_OK, OneLineCommand, fail, friendly_errors, from_option, one_source, out_option
+from .progress import WorkProgress
 
 __all__ = ["lift_command"]
 
@@ -131,7 +132,9 @@ def lift_command(
     check = verify(scheme, dom)
     if not check.valid:
         fail(f"{src.label} is not valid over {dom} ({check.summary()}); nothing to lift")
-    result = lift(scheme.with_domain(dom), to.upper(), steps, attempts=attempts)
+    k = steps or max_steps(dom.p)  # type: ignore[arg-type]
+    with WorkProgress(f"lifting from {dom} (attempts x steps)", total=attempts * k) as prog:
+        result = lift(scheme.with_domain(dom), to.upper(), steps, attempts=attempts, progress=lambda _: prog.advance())
     if result.lifted and out:
         try:
             Path(out).write_text(native_text(result.scheme))  # type: ignore[arg-type]

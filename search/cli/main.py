@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import sys
 
 import click
 from flipforge.schemes import FORMATS
 
-from ._common import HelpGroup
+from ._common import OneLineGroup, broken_pipe_exit, quiet_stdout
 from .bench_cmd import bench_group
 from .code_cmd import export_command, reduce_command
 from .convert_cmd import convert_command
@@ -22,7 +23,7 @@ from .verify_cmd import verify_command
 __all__ = ["cli", "main", "verify_scheme_main"]
 
 
-@click.group(cls=HelpGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="flipforge")
 def cli() -> None:
     """flipforge: discover, prove and export fast bilinear (matrix multiplication) schemes.
@@ -66,21 +67,54 @@ def _safe_streams() -> None:
                 reconfigure(errors="backslashreplace")
 
 
+_OUTPUT_ERRNOS = {errno.ENOSPC, errno.EIO, errno.EPIPE, errno.EFBIG, errno.EDQUOT, errno.EBADF}
+
+
+def _run(entry: click.Command, prog: str) -> None:
+    """Run a click entry point: bad input is handled inside; an output that cannot be written (a
+    full disk, an I/O error) is one line and exit 3; a reader that went away exits quietly with
+    the status decided so far; anything else is a bug, still one line and no traceback."""
+    _safe_streams()
+    code: int | str | None = 0
+    try:
+        entry(prog_name=prog)
+    except SystemExit as exc:
+        code = exc.code
+    except BrokenPipeError:
+        broken_pipe_exit()
+    except OSError as exc:
+        _output_error(prog, exc)
+    except Exception as exc:  # a bug, not bad input: still one line, no traceback
+        _internal(prog, exc)
+    try:
+        sys.stdout.flush()  # what is still buffered: a full disk shows here, not at interpreter exit
+    except BrokenPipeError:
+        quiet_stdout()
+    except OSError as exc:
+        _output_error(prog, exc)
+    sys.exit(code)
+
+
+def _output_error(prog: str, exc: OSError) -> None:
+    if exc.errno not in _OUTPUT_ERRNOS:
+        _internal(prog, exc)
+    quiet_stdout()
+    with contextlib.suppress(OSError):
+        click.echo(f"{prog}: error: cannot write the output: {exc.strerror or exc}", err=True)
+    sys.exit(3)
+
+
+def _internal(prog: str, exc: Exception) -> None:
+    with contextlib.suppress(OSError):
+        click.echo(f"{prog}: internal error: {type(exc).__name__}: {exc} (please report it)", err=True)
+    sys.exit(3)
+
+
 def main() -> None:
     """Entry point of ``flipforge``."""
-    _safe_streams()
-    try:
-        cli(prog_name="flipforge")
-    except Exception as exc:  # a bug, not bad input: still one line, no traceback
-        click.echo(f"flipforge: internal error: {type(exc).__name__}: {exc} (please report it)", err=True)
-        sys.exit(3)
+    _run(cli, "flipforge")
 
 
 def verify_scheme_main() -> None:
     """Entry point of ``verify-scheme``, the same as ``flipforge verify``."""
-    _safe_streams()
-    try:
-        verify_command(prog_name="verify-scheme")
-    except Exception as exc:
-        click.echo(f"verify-scheme: internal error: {type(exc).__name__}: {exc} (please report it)", err=True)
-        sys.exit(3)
+    _run(verify_command, "verify-scheme")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -127,16 +128,29 @@ def make_reporter(quiet: bool) -> PlainReporter | LiveReporter | QuietReporter:
     return PlainReporter()
 
 
+def progress_every(default: float = 10.0) -> float:
+    """Seconds between plain progress lines: ``$FLIPFORGE_PROGRESS_EVERY`` when it is a non-negative
+    number, else ``default``."""
+    raw = os.environ.get("FLIPFORGE_PROGRESS_EVERY", "")
+    try:
+        value = float(raw)
+    except ValueError:
+        return default
+    return value if value >= 0 and value == value and value != float("inf") else default
+
+
 class WorkProgress:
     """Progress of long work on many items (imports, verifying folders, lifting).
 
     On a terminal a rich progress bar with counts and rate; in a pipe or a log a plain line on
-    stderr every ``every`` seconds (nothing for work that ends sooner). ``total`` may be None when
-    the count is not known in advance. Use as a context manager and call ``advance()`` per item.
+    stderr every ``every`` seconds (default ``$FLIPFORGE_PROGRESS_EVERY`` or 10; nothing for work
+    that ends sooner). ``total`` may be None when the count is not known in advance. Use as a
+    context manager, call ``advance()`` per item and ``echo()`` for a line to show above the bar.
     """
 
-    def __init__(self, label: str, total: int | None = None, every: float = 10.0, enabled: bool = True) -> None:
-        self.label, self.total, self.every = label, total, every
+    def __init__(self, label: str, total: int | None = None, every: float | None = None, enabled: bool = True) -> None:
+        self.label, self.total = label, total
+        self.every = progress_every() if every is None else every
         self.done = 0
         self.t0 = self.last = time.monotonic()
         self._bar: Any = None
@@ -147,14 +161,33 @@ class WorkProgress:
 
             columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
             columns.append(TextColumn("{task.fields[rate]}"))
-            self._bar = Progress(*columns, console=Console(stderr=True), transient=True)
+            # stdout stays stdout (rich would divert it into the bar's console, i.e. stderr)
+            self._bar = Progress(
+                *columns, console=Console(stderr=True), transient=True, redirect_stdout=False, redirect_stderr=True
+            )
         self.enabled = enabled
+        self._live = False
 
     def __enter__(self) -> WorkProgress:
         if self._bar is not None:
             self._bar.start()
             self._task = self._bar.add_task(self.label, total=self.total, rate="")
+            self._live = True
         return self
+
+    def echo(self, text: str) -> None:
+        """A line on stderr, above the bar while one is shown (never inside it)."""
+        if self._live:
+            self._bar.console.print(text, highlight=False, markup=False, soft_wrap=True)
+        else:
+            print(text, file=sys.stderr, flush=True)
+
+    def out(self, text: str) -> None:
+        """A result line on stdout; above the bar when stdout is the bar's terminal too."""
+        if self._live and sys.stdout.isatty():
+            self._bar.console.print(text, highlight=False, markup=False, soft_wrap=True)
+        else:
+            click.echo(text)
 
     def advance(self, n: int = 1) -> None:
         self.done += n
@@ -169,5 +202,6 @@ class WorkProgress:
             click.echo(f"[{stamp}] {self.label}: {self.done}{of} ({format_count(rate)}/s)", err=True)
 
     def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
+        if self._bar is not None and self._live:
+            self._live = False
             self._bar.stop()

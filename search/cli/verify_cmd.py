@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 from flipforge.schemes import Domain, coefficient_class, format_name
@@ -17,7 +18,9 @@ from ._common import (
     friendly_errors,
     from_option,
     iter_sources,
+    note_exit,
 )
+from .progress import WorkProgress
 
 __all__ = ["OneLineCommand", "verify_command"]
 
@@ -68,37 +71,42 @@ def verify_command(paths: tuple[str, ...], domain: str, fmt: str | None, as_json
       flipforge verify ../shared/reference --quiet --json
     """
     dom = None if domain.strip().lower() == "auto" else Domain.parse(domain)
-    results, code, count = [], EXIT_OK, 0
-    for src in iter_sources(paths, fmt):
-        if src.scheme is None:
-            click.echo(f"flipforge: cannot read {src.error}", err=True)
-            code = EXIT_BAD_INPUT
-            continue
-        count += 1
-        s = src.scheme
-        res = verify(s, dom, explain=True)
-        if not res.valid and code == EXIT_OK:
-            code = EXIT_FAIL
-        if as_json:
-            results.append(
-                {
-                    "path": src.path,
-                    "index": src.index,
-                    "format": list(s.fmt) if s.fmt else list(s.tensor.shape),
-                    "rank": s.rank,
-                    "domain": str(res.domain),
-                    "valid": res.valid,
-                    "failures": res.failures,
-                    "first_failures": [str(f) for f in res.first],
-                    "reason": res.reason,
-                    "coefficients": coefficient_class(s),
-                    "valid_over": valid_over(s),
-                }
-            )
-        elif not (quiet and res.valid):
-            click.echo(f"{src.label}  {_format_of(s)}  rank {s.rank}  {res.domain}  {res.summary()}")
+    results, code, count, unreadable = [], EXIT_OK, 0, 0
+    folders = any(not p.startswith("builtin:") and Path(p).is_dir() for p in paths)
+    with WorkProgress("verifying", total=None, enabled=folders) as prog:
+        for src in iter_sources(paths, fmt):
+            prog.advance()
+            if src.scheme is None:
+                prog.echo(f"flipforge: cannot read {src.error}")
+                code, unreadable = EXIT_BAD_INPUT, unreadable + 1
+                note_exit(code)
+                continue
+            count += 1
+            s = src.scheme
+            res = verify(s, dom, explain=True)
+            if not res.valid and code == EXIT_OK:
+                code = EXIT_FAIL
+                note_exit(code)
+            if as_json:
+                results.append(
+                    {
+                        "path": src.path,
+                        "index": src.index,
+                        "format": list(s.fmt) if s.fmt else list(s.tensor.shape),
+                        "rank": s.rank,
+                        "domain": str(res.domain),
+                        "valid": res.valid,
+                        "failures": res.failures,
+                        "first_failures": [str(f) for f in res.first],
+                        "reason": res.reason,
+                        "coefficients": coefficient_class(s),
+                        "valid_over": valid_over(s),
+                    }
+                )
+            elif not (quiet and res.valid):
+                prog.out(f"{src.label}  {_format_of(s)}  rank {s.rank}  {res.domain}  {res.summary()}")
     if as_json:
         emit_json(results)
     elif not quiet or code != EXIT_OK:
-        click.echo(f"{count} scheme(s) checked", err=True)
+        click.echo(f"{count} scheme(s) checked" + (f", {unreadable} unreadable" if unreadable else ""), err=True)
     sys.exit(code)
