@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .cli.progress import format_count, format_duration
-from .rundir import RunDir, RunError
+from .rundir import RunDir, RunError, read_run_file
 
 __all__ = ["Best", "Session", "History", "read_history", "format_history", "KNOWN_EVENTS"]
 
@@ -138,17 +138,10 @@ class History:
 
 def _lines(path: Path) -> tuple[list[bytes], bool]:
     """The raw lines of the log and whether the last one has no newline (a torn write)."""
-    if path.exists() and not path.is_dir() and not path.is_file():  # a FIFO or a device: never read it
-        raise RunError(f"{path}: cannot read it (not a regular file)")
     try:
-        with open(path, "rb") as fh:
-            data = fh.read()
+        data = read_run_file(path)  # a FIFO or a device is refused, never opened for reading
     except FileNotFoundError:
         raise RunError(f"{path}: no events.jsonl (the run has no history)") from None
-    except IsADirectoryError:
-        raise RunError(f"{path}: cannot read it (not a file)") from None
-    except OSError as exc:
-        raise RunError(f"{path}: cannot read it ({exc.strerror or exc})") from None
     torn = bool(data) and not data.endswith(b"\n")
     return data.split(b"\n"), torn
 

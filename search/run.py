@@ -55,6 +55,7 @@ from .rundir import (
     RunDir,
     RunError,
     atomic_write,
+    check_regular,
     default_runs_root,
     new_run_id,
     target_label,
@@ -72,6 +73,7 @@ __all__ = [
     "load_checkpoint",
     "load_target",
     "start_pools",
+    "check_nonzero",
 ]
 
 CHECKPOINT_EVERY = 30.0
@@ -250,6 +252,7 @@ def load_checkpoint(
 def _best_from_file(path: Path, tensor: Tensor, domain: str) -> Packed:
     """A run's best-<r>.json, packed, after the same exact check as the checkpoint's pools."""
     try:
+        check_regular(path)
         schemes = read_schemes(path)
         if len(schemes) != 1 or schemes[0].tensor != tensor:
             raise SchemeError(f"not one scheme of {tensor.label()}")
@@ -278,27 +281,46 @@ def default_target(tensor: Tensor, domain: str, db: SchemeDB | None) -> tuple[in
     return None, None
 
 
-def _start_schemes(tensor: Tensor, start: str) -> list[Scheme]:
+def _start_schemes(tensor: Tensor, start: str, note: Any = None) -> list[Scheme]:
+    """The start schemes for ``tensor``. In a file or folder, entries that cannot be read (a
+    dangling link, a bad file) are skipped with a note as long as one scheme for the target remains."""
     if start == "naive":
         return [naive_scheme(tensor)]
-
+    skipped: list[str] = []
     if start.startswith(BUILTIN_PREFIX):
         candidates = [builtin_scheme(start)]
-    elif not Path(start).exists():
+    elif not Path(start).exists() and not Path(start).is_symlink():
         raise SchemeError(f"--start {start}: no such file or folder (use 'naive', a scheme file or builtin:NAME)")
     else:
-        candidates = [e for path in iter_scheme_files([start]) for e in read_entries(path) if isinstance(e, Scheme)]
+        candidates = []
+        for path in iter_scheme_files([start]):
+            try:
+                entries = read_entries(path)
+            except FlipforgeError as exc:
+                skipped.append(str(exc))
+                continue
+            for e in entries:
+                if isinstance(e, Scheme):
+                    candidates.append(e)
+                else:
+                    skipped.append(str(e))
     schemes = [s for s in candidates if s.tensor == tensor]
     if not schemes:
-        raise SchemeError(f"--start {start}: no scheme for {tensor.label()} in it")
+        why = f" ({len(skipped)} entr{'y' if len(skipped) == 1 else 'ies'} could not be read: {skipped[0]})"
+        raise SchemeError(f"--start {start}: no scheme for {tensor.label()} in it" + (why if skipped else ""))
+    if skipped and note is not None:
+        note(
+            f"--start {start}: skipped {len(skipped)} entr{'y' if len(skipped) == 1 else 'ies'} that could not be "
+            f"read (first: {skipped[0]}); starting from {len(schemes)} scheme(s) for {tensor.label()}"
+        )
     return schemes
 
 
-def start_pools(tensor: Tensor, domain: str, start: str) -> dict[int, list[Packed]]:
+def start_pools(tensor: Tensor, domain: str, start: str, note: Any = None) -> dict[int, list[Packed]]:
     """The start pools: the naive scheme, a built-in (``builtin:strassen``), or every scheme for
-    this target in a file or folder."""
+    this target in a file or folder (``note`` is told about entries skipped there)."""
     pools: dict[int, list[Packed]] = {}
-    for s in _start_schemes(tensor, start):
+    for s in _start_schemes(tensor, start, note):
         packed = pack(s, domain)
         try:
             _verified(packed, tensor)
@@ -306,6 +328,15 @@ def start_pools(tensor: Tensor, domain: str, start: str) -> dict[int, list[Packe
             raise SchemeError(f"--start {start}: {exc}") from None
         pools.setdefault(packed.rank, []).append(packed)
     return pools
+
+
+def check_nonzero(tensor: Tensor, domain: str) -> None:
+    """SchemeError when the target is zero over the domain (rank 0: there is nothing to search)."""
+    arr = np.asarray(tensor.array)
+    modulus = {"F2": 2, "F3": 3}.get(domain)
+    nonzero = bool(np.any(arr % modulus != 0)) if modulus else bool(np.any(arr != 0))
+    if not nonzero:
+        raise SchemeError(f"the target tensor is zero over {domain}: its rank is 0; nothing to search")
 
 
 def create_run(
@@ -322,6 +353,7 @@ def create_run(
     db: str | Path | None = None,
     beyond: bool = False,
     lift_to: str | None = None,
+    note: Any = None,
 ) -> RunDir:
     """Check the inputs, create the run directory and its first checkpoint.
 
@@ -330,6 +362,7 @@ def create_run(
     """
     domain = search_domain(domain)
     tensor = load_target(target)
+    check_nonzero(tensor, domain)
     if not 0 <= seed <= MAX_SEED:
         raise SchemeError(f"--seed must be an integer from 0 to 2^64-1, not {seed}")
     if target_rank is not None and not 1 <= target_rank <= MAX_RANK:
@@ -350,7 +383,7 @@ def create_run(
         target_source = f"best known over {domain}: {known} ({citation})" + ("; --beyond: one below" if beyond else "")
     if lift_to is not None and (domain == "ZT" or lift_to.upper() not in ("ZT", "Z", "Q")):
         raise SchemeError("--lift needs a search over F2 or F3 and a target ZT, Z or Q")
-    pools = start_pools(tensor, domain, start)
+    pools = start_pools(tensor, domain, start, note)
     label = target_label(tensor)
     root = runs_root or default_runs_root()
     path = Path(run_dir) if run_dir else root / new_run_id(root, label, domain)

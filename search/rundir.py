@@ -23,6 +23,7 @@ import json
 import math
 import os
 import re
+import stat
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
@@ -32,7 +33,7 @@ from typing import Any
 import numpy as np
 from flipforge.schemes import FlipforgeError, Tensor, format_name, load_tensor, matmul_tensor, parse_format
 
-from .packing import Packed
+from .packing import Packed, check_width
 from .params import WalkParams, check_tuning
 
 __all__ = [
@@ -47,11 +48,25 @@ __all__ = [
     "atomic_write",
     "resume_hint",
     "pid_alive",
+    "check_regular",
+    "read_run_file",
+    "RUN_DOMAINS",
 ]
 
 CHECKPOINT_VERSION = 1
 MAX_SEED = 2**64 - 1
 MAX_RANK = 1 << 20
+MAX_PID = 2**22  # Linux's pid_max limit; a bigger "pid" in a lock file is no process
+RUN_DOMAINS = ("F2", "F3", "ZT")
+LIFT_RINGS = ("ZT", "Z", "Q")
+RUN_FILES = ("config.json", "tensor.npy", "checkpoint.json", "events.jsonl", "lock")
+_KINDS = {
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFDIR: "a folder",
+}
 BEST_FILE = re.compile(r"best-(\d+)(?:-(\d+))?\.json")  # best-49.json, best-49-2.json (never overwritten)
 _BEST_FILE_ANY = re.compile(r"best-\d+(?:-[A-Za-z0-9]+)?\.json")  # also the lifted best-49-Z.json
 
@@ -90,11 +105,11 @@ def atomic_write(path: Path, text: str) -> None:
 
 def pid_alive(pid: int) -> bool:
     """True when a process with this id exists (and is not a zombie)."""
-    if pid <= 0:
+    if not 0 < pid <= MAX_PID:
         return False
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):
         return False
     except PermissionError:
         return True
@@ -102,6 +117,88 @@ def pid_alive(pid: int) -> bool:
         stat = Path(f"/proc/{pid}/stat").read_text()
         return stat.rsplit(")", 1)[1].split()[0] != "Z"
     return True
+
+
+def _not_regular(path: Path, mode: int) -> RunError:
+    kind = _KINDS.get(stat.S_IFMT(mode), "not a regular file")
+    return RunError(f"{path}: cannot read it (not a regular file: {kind})")
+
+
+def check_regular(path: Path) -> bool:
+    """True for a regular file (or a link to one), False when absent; RunError for anything else
+    (a FIFO, a device, a folder, a dangling link): such a file is never opened, it could block."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise RunError(f"{path}: cannot read it (a symbolic link to nothing)") from None
+        return False
+    except OSError as exc:
+        raise RunError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise _not_regular(path, st.st_mode)
+    return True
+
+
+def _open_regular(path: Path, flags: int, mode: int = 0o644) -> int:
+    """``os.open`` that never blocks on a FIFO and refuses anything but a regular file.
+
+    OSError (FileNotFoundError included) as ``os.open`` raises it; RunError for a non-regular file.
+    """
+    fd = os.open(path, flags | os.O_NONBLOCK | os.O_CLOEXEC, mode)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise _not_regular(path, st.st_mode)
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_run_file(path: Path, limit: int | None = None) -> bytes:
+    """The bytes of a run file (at most ``limit``), never blocking on a FIFO or reading a device.
+
+    FileNotFoundError when absent (for the caller to word); RunError for a non-regular file or an
+    unreadable one.
+    """
+    try:
+        check_regular(path)
+        fd = _open_regular(path, os.O_RDONLY)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise RunError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    chunks, size = [], 0
+    try:
+        while limit is None or size < limit:
+            chunk = os.read(fd, 1 << 20 if limit is None else min(1 << 20, limit - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise RunError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
+def _read_text(path: Path) -> str:
+    data = read_run_file(path)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RunError(f"{path}: cannot read it (not UTF-8: {exc.reason} at byte {exc.start})") from None
+
+
+def _parse_pid(text: str) -> int | None:
+    """A pid from a lock file's text: ASCII digits only, in 1..MAX_PID; anything else is None."""
+    if re.fullmatch(r"[0-9]{1,10}", text) is None:
+        return None
+    pid = int(text)
+    return pid if 1 <= pid <= MAX_PID else None
 
 
 def _is_int(x: Any) -> bool:
@@ -152,6 +249,17 @@ class RunConfig:
             _expect(isinstance(body.get(key, ""), str), where, f"{key} must be a string")
         for key in ("db", "target_source", "lift"):
             _expect(body.get(key) is None or isinstance(body[key], str), where, f"{key} must be a string or null")
+        domain = body["domain"]
+        _expect(domain in RUN_DOMAINS, where, f"domain must be one of {', '.join(RUN_DOMAINS)}, not {domain!r}")
+        lift = body.get("lift")
+        ok = lift is None or (lift in LIFT_RINGS and domain != "ZT")
+        _expect(ok, where, f"lift must be null or one of {', '.join(LIFT_RINGS)} (for F2/F3 runs), not {lift!r}")
+        target = body["target"]
+        if target != "tensor.npy":
+            try:
+                parse_format(target)
+            except (FlipforgeError, ValueError) as exc:
+                raise RunError(f"{where}: target must be a format such as 3x3x3 or tensor.npy ({exc})") from None
         _expect(_is_int(body["seed"]) and 0 <= body["seed"] <= MAX_SEED, where, "seed must be an integer in 0..2^64-1")
         tr = body["target_rank"]
         _expect(tr is None or (_is_int(tr) and 1 <= tr <= MAX_RANK), where, "target_rank must be a positive integer")
@@ -178,15 +286,17 @@ def new_run_id(root: Path, label: str, domain: str) -> str:
 
 
 def _uint64_rows(value: Any, rank: int, where: Path, what: str) -> np.ndarray:
-    """A (rank, 3) array of integers in [0, 2^64) from JSON, or RunError."""
+    """A (rank, 3) array of integers in [0, 2^64) from JSON, or RunError.
+
+    Each value is checked as a Python int first: numpy would turn a list mixing values below and
+    from 2^63 into float64 (losing bits) or object, so ``np.asarray`` cannot be trusted here.
+    """
     _expect(isinstance(value, list) and len(value) == rank, where, f"{what}: expected {rank} rows")
-    try:
-        arr = np.asarray(value)
-    except (ValueError, TypeError, OverflowError):
-        arr = np.asarray([0.5])  # ragged or mixed: refused below
-    ok = arr.dtype.kind in "iu" and arr.shape == (rank, 3) and (arr.dtype.kind == "u" or arr.min() >= 0)
+    ok = all(
+        isinstance(row, list) and len(row) == 3 and all(_is_int(x) and 0 <= x <= MAX_SEED for x in row) for row in value
+    )
     _expect(ok, where, f"{what}: expected {rank} rows of 3 integers in 0..2^64-1")
-    return arr.astype(np.uint64)
+    return np.array(value, dtype=np.uint64).reshape(rank, 3)
 
 
 class RunDir:
@@ -231,18 +341,30 @@ class RunDir:
 
     def config(self) -> RunConfig:
         try:
-            text = self.config_file.read_text(encoding="utf-8")
+            text = _read_text(self.config_file)
         except FileNotFoundError:
             raise RunError(f"{self.path}: not a run directory (no config.json)") from None
-        except (OSError, ValueError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise RunError(f"{self.config_file}: cannot read it ({reason})") from None
         return RunConfig.from_json(text, self.config_file)
+
+    def check_files(self) -> None:
+        """RunError unless every run file is a regular file or absent (checked before any is opened,
+        so a FIFO or a device in place of one never blocks a listing, a resume or a worker)."""
+        if not os.access(self.path, os.R_OK | os.X_OK):
+            try:
+                os.listdir(self.path)
+            except OSError as exc:
+                raise RunError(f"{self.path}: cannot read the run folder ({exc.strerror or exc})") from None
+        for name in RUN_FILES:
+            check_regular(self.path / name)
 
     def tensor(self, config: RunConfig) -> Tensor:
         if config.target.endswith(".npy"):
-            return load_tensor(self.path / config.target)
-        return matmul_tensor(parse_format(config.target))
+            check_regular(self.path / config.target)
+            tensor = load_tensor(self.path / config.target)
+        else:
+            tensor = matmul_tensor(parse_format(config.target))
+        check_width(tensor)
+        return tensor
 
     # --- the lock ------------------------------------------------------------------------------
 
@@ -251,15 +373,40 @@ class RunDir:
         if self.path.resolve() in _HELD:
             return os.getpid()
         try:
-            text = self.lock_file.read_text(encoding="ascii", errors="replace").strip()
-        except OSError:
+            text = read_run_file(self.lock_file, 64).decode("ascii", errors="replace").strip()
+        except (OSError, RunError):
             return None
-        return int(text) if text.isdigit() else None
+        return _parse_pid(text)
 
     def running_pid(self) -> int | None:
-        """The pid of the live process searching in this run, or None."""
-        pid = self.lock_pid()
-        return pid if pid is not None and pid_alive(pid) else None
+        """The pid of the live process searching in this run, or None.
+
+        The lock itself is tested (a shared lock is tried and released at once): a pid left in the
+        file by a process that died, or reused since by another one, is no running search. Where
+        the file system has no POSIX locks, whether that pid lives decides.
+        """
+        if self.path.resolve() in _HELD:
+            return os.getpid()
+        try:
+            check_regular(self.lock_file)
+            fd = _open_regular(self.lock_file, os.O_RDONLY)
+        except (OSError, RunError):
+            return None
+        try:
+            try:
+                fcntl.lockf(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno in (errno.EACCES, errno.EAGAIN):  # held by a live process
+                    pid = _parse_pid(os.pread(fd, 64, 0).decode("ascii", errors="replace").strip())
+                    return pid if pid is not None else 0
+                pid = self.lock_pid()  # no POSIX locks here: the pid decides
+                return pid if pid is not None and pid_alive(pid) else None
+            fcntl.lockf(fd, fcntl.LOCK_UN)
+            return None
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
@@ -278,8 +425,9 @@ class RunDir:
             finally:
                 held[1] -= 1
             return
+        self.check_files()
         try:
-            fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            fd = _open_regular(self.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
             raise RunError(f"{self.path}: cannot write to the run directory ({exc.strerror or exc})") from None
         if not self._take(fd):  # no POSIX locks on this file system: go on unlocked
@@ -330,12 +478,16 @@ class RunDir:
     def _checkpoint_body(self) -> dict[str, Any]:
         where = self.checkpoint_file
         try:
-            text = where.read_text(encoding="utf-8")
+            text = _read_text(where)
         except FileNotFoundError:
-            raise RunError(f"{self.path}: no checkpoint.json (the run never started)") from None
-        except (OSError, ValueError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise RunError(f"{where}: cannot read it ({reason})") from None
+            bests = self.best_files()
+            if bests:
+                raise RunError(
+                    f"{where}: the checkpoint is missing; the run's best schemes ({len(bests)} best-<rank>.json, "
+                    f"lowest rank {bests[0][0]}) are in {self.path}: start a new search from them with "
+                    f"--start {self.path}"
+                ) from None
+            raise RunError(f"{where}: the checkpoint is missing (the run never started)") from None
         try:
             body = json.loads(text)
         except (ValueError, RecursionError) as exc:
@@ -400,7 +552,12 @@ class RunDir:
     def event(self, kind: str, **fields: Any) -> None:
         """Append one line (written through at once: a killed process loses none; no fsync, it is a log)."""
         line = json.dumps({"event": kind, "time": time.strftime("%Y-%m-%dT%H:%M:%S"), **fields})
-        with open(self.events_file, "a", encoding="utf-8") as fh:
+        try:
+            check_regular(self.events_file)
+            fd = _open_regular(self.events_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except RunError as exc:  # a FIFO or a folder in its place: a failed write, like a full disk
+            raise OSError(errno.EINVAL, str(exc)) from None
+        with open(fd, "a", encoding="utf-8", closefd=True) as fh:
             fh.write(line + "\n")
 
 
@@ -423,15 +580,33 @@ def _mtime(path: Path) -> float:
         return 0.0
 
 
+def _looks_like_run(path: Path) -> bool:
+    """A folder with any run file in it, or one that cannot be read (it may be a run: list it)."""
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return True
+    return any(n in RUN_FILES or _BEST_FILE_ANY.fullmatch(n) for n in names)
+
+
 def list_runs(root: Path | None = None) -> list[RunDir]:
-    """Every run directory under the root (any folder with a config.json, readable or not), oldest first."""
+    """Every run directory under the root, oldest first: any folder with a run file (config.json,
+    checkpoint.json, events.jsonl, lock, best-<rank>.json), readable or not, and any folder that
+    cannot be read (``flipforge runs`` shows those as broken, with the reason)."""
     base = root or default_runs_root()
     try:
         children = list(base.iterdir()) if base.is_dir() else []
     except OSError as exc:
         raise RunError(f"{base}: cannot list the runs ({exc.strerror or exc})") from None
-    runs = [RunDir(p) for p in children if p.is_dir() and os.path.lexists(p / "config.json")]
+    runs = [RunDir(p) for p in children if not p.name.startswith(".") and _is_dir(p) and _looks_like_run(p)]
     return sorted(runs, key=lambda r: (_mtime(r.config_file), r.run_id))
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return stat.S_ISDIR(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
 def target_label(tensor: Tensor) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -124,13 +125,18 @@ def test_sigterm_as_the_first_worker_starts_ends_cleanly(flipforge_cmd, tmp_path
     run = tmp_path / "run"
     proc = start_cli(flipforge_cmd, tmp_path, "search", "4x4x4", "-w", "9", "--force", "--no-db", "--run-dir", "run")
     wait_for(lambda: children(proc.pid), every=0.002)  # the first worker exists: start-up under way
+    seen = set(children(proc.pid))
     proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while proc.poll() is None and time.monotonic() < deadline:  # every worker it started, while it lives
+        seen.update(children(proc.pid))
+        time.sleep(0.005)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 143, err
     assert "Traceback" not in out + err and "flipforge resume" in out
     stop = events(run)[-1]
     assert stop["event"] == "stop" and stop["signal"] == "SIGTERM"
-    assert not children(proc.pid)
+    assert seen and all_gone(sorted(seen), 2.0), seen  # no worker outlives the search
 
 
 class _SignalOnStart:
@@ -433,3 +439,206 @@ def test_help_summaries_are_sentences_and_every_option_shows_its_default():
             record = param.get_help_record(ctx) if isinstance(param, click.Option) else None
             if record and "--help" not in record[0]:
                 assert "[default:" in record[1], (name, record)
+
+
+# --- review fixes: 64-entry factors, non-regular run files, bad configs and locks, listing ---------
+
+
+def test_uint64_rows_take_the_whole_64_bit_range_exactly(tmp_path):
+    from flipforge.search.rundir import RunError, _uint64_rows
+
+    rows = [[0, 2**63 - 1, 2**63], [2**64 - 1, 1, 5]]  # numpy alone would make float64 of this
+    arr = _uint64_rows(rows, 2, tmp_path, "fp")
+    assert arr.dtype.name == "uint64" and [[int(x) for x in r] for r in arr] == rows
+    for bad in (
+        [[0, 1, 2**64], [0, 0, 0]],
+        [[0, 1, -1], [0, 0, 0]],
+        [[0, 1, 1.0], [0, 0, 0]],
+        [[0, 1, True], [0, 0, 0]],
+    ):
+        with pytest.raises(RunError, match="2\\^64"):
+            _uint64_rows(bad, 2, tmp_path, "fp")
+    with pytest.raises(RunError, match="2\\^64"):
+        _uint64_rows([[0, 1], [0, 0, 0]], 2, tmp_path, "fp")
+
+
+@pytest.mark.parametrize("fmt", ["8x8x8", "4x16x1"])
+def test_formats_with_64_entry_factors_search_and_resume(flipforge_cmd, tmp_path, fmt):
+    args = ("-w", "1", "--time", "1", "--no-db", "--json", "-q")
+    out = run_cli(flipforge_cmd, tmp_path, "search", fmt, "--seed", "1", "--run-dir", "run", *args)
+    assert out.returncode in (0, 1), out.stderr
+    assert summary(out)["status"] in ("time", "reached")
+    again = run_cli(flipforge_cmd, tmp_path, "resume", "run", *args)
+    assert again.returncode in (0, 1), again.stderr
+    assert summary(again)["flips"] > summary(out)["flips"]
+
+
+def _fifo_in_place(path: Path) -> None:
+    if path.exists():
+        path.unlink()
+    os.mkfifo(path)
+
+
+@pytest.mark.parametrize("name", ["config.json", "lock", "checkpoint.json", "events.jsonl", "tensor.npy"])
+def test_a_fifo_in_place_of_a_run_file_is_refused_never_opened(flipforge_cmd, tmp_path, name):
+    import numpy as np
+    from flipforge.search.run import create_run
+
+    np.save(tmp_path / "t.npy", np.array(matmul_tensor((2, 2, 2)).array))
+    run = create_run(str(tmp_path / "t.npy"), "F2", seed=1, target_rank=7, run_dir=tmp_path / "runs" / "r")
+    (run.path / "lock").write_text("")
+    _fifo_in_place(run.path / name)
+    t0 = time.monotonic()
+    out = run_cli(flipforge_cmd, tmp_path, "resume", "r", "-w", "1", "--time", "5", timeout=60)
+    one_error_line(out, f"{name}: cannot read it (not a regular file: a FIFO)")
+    listing = run_cli(flipforge_cmd, tmp_path, "runs", timeout=60)
+    assert listing.returncode == 0, listing.stderr
+    assert "broken:" in listing.stdout and "not a regular file" in listing.stdout, listing.stdout
+    assert time.monotonic() - t0 < 30
+    assert not list(run.path.glob("best-*.json"))
+
+
+def test_a_folder_in_place_of_the_lock_or_the_log_is_refused(flipforge_cmd, tmp_path):
+    from flipforge.search.run import create_run
+
+    for name in ("lock", "events.jsonl"):
+        run = create_run("2x2x2", "F2", seed=1, target_rank=7, run_dir=tmp_path / "runs" / name)
+        path = run.path / name
+        if path.exists():
+            path.unlink()
+        path.mkdir()
+        out = run_cli(flipforge_cmd, tmp_path, "resume", name, "-w", "1", "--time", "5")
+        one_error_line(out, f"{name}: cannot read it (not a regular file: a folder)")
+
+
+@pytest.mark.parametrize("domain", ["F5", "Z", "banana", 2])
+def test_a_config_with_a_bad_domain_is_one_line(flipforge_cmd, tmp_path, domain):
+    from flipforge.search.run import create_run
+
+    run = create_run("2x2x2", "F2", seed=1, target_rank=7, run_dir=tmp_path / "runs" / "r")
+    body = json.loads(run.config_file.read_text())
+    body["domain"] = domain
+    run.config_file.write_text(json.dumps(body))
+    out = run_cli(flipforge_cmd, tmp_path, "resume", "r", "-w", "1", "--time", "5")
+    one_error_line(out, "config.json: domain")
+    rows = json.loads(run_cli(flipforge_cmd, tmp_path, "runs", "--json").stdout)
+    assert rows[0]["status"] == "broken" and "domain" in rows[0]["error"]
+
+
+@pytest.mark.parametrize(("field", "value"), [("lift", "F7"), ("target", "banana"), ("target", "0x2x2")])
+def test_a_config_with_a_bad_field_is_refused(tmp_path, field, value):
+    from flipforge.search.run import create_run
+    from flipforge.search.rundir import RunError
+
+    run = create_run("2x2x2", "F2", seed=1, target_rank=7, run_dir=tmp_path / "r")
+    body = json.loads(run.config_file.read_text())
+    body[field] = value
+    run.config_file.write_text(json.dumps(body))
+    with pytest.raises(RunError, match=field):
+        run.config()
+
+
+def test_the_lock_itself_says_whether_a_run_is_running(flipforge_cmd, tmp_path):
+    from flipforge.search.run import create_run
+
+    run = create_run("2x2x2", "F2", seed=1, target_rank=7, run_dir=tmp_path / "runs" / "r")
+    for text in ("99999999999999999999\n", "1\n", f"{os.getpid()}\n", "\u00b2\n", "-5\n"):
+        run.lock_file.write_text(text)  # a live pid (1, this test) but nobody holds the lock
+        assert run.running_pid() is None, text
+        out = run_cli(flipforge_cmd, tmp_path, "runs", "--json")
+        assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
+        assert json.loads(out.stdout)[0]["status"] == "new", (text, out.stdout)
+    with run.lock():  # held here: this process is the one running it
+        assert run.running_pid() == os.getpid()
+
+
+def _denied_runner(probe: Path) -> list[str] | None:
+    """A command prefix under which a mode-000 folder cannot be read (as root: drop the
+    capabilities that let root read anything), or None when this machine offers none."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if not setpriv:
+        return None
+    prefix = [setpriv, "--bounding-set=-dac_override,-dac_read_search", "--inh-caps=-dac_override,-dac_read_search"]
+    try:
+        check = subprocess.run([*prefix, "ls", str(probe)], capture_output=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return prefix if check.returncode != 0 else None
+
+
+def test_an_unreadable_run_folder_is_listed_as_broken(flipforge_cmd, tmp_path):
+    from flipforge.search.run import create_run
+
+    create_run("2x2x2", "F2", seed=1, target_rank=7, run_dir=tmp_path / "runs" / "a-good")
+    run = create_run("2x2x2", "F2", seed=1, target_rank=7, run_dir=tmp_path / "runs" / "b-locked")
+    (tmp_path / "runs" / "c-not-a-run").mkdir()  # a readable folder with no run file: not listed
+    os.chmod(run.path, 0)
+    try:
+        prefix = _denied_runner(run.path)
+        if prefix is None:
+            pytest.skip("running as root without setpriv: mode 000 does not stop root from reading")
+        out = subprocess.run(
+            [*prefix, *flipforge_cmd, "runs"], capture_output=True, text=True, timeout=60, env=_env(tmp_path)
+        )
+    finally:
+        os.chmod(run.path, 0o755)
+    assert out.returncode == 0, out.stderr
+    lines = {line.split()[0]: line for line in out.stdout.splitlines()[1:]}
+    assert set(lines) == {"a-good", "b-locked"}, out.stdout
+    assert "broken: " in lines["b-locked"] and "cannot read" in lines["b-locked"], lines
+
+
+@pytest.mark.parametrize(("values", "domain"), [(0, "F2"), (2, "F2"), (3, "F3"), (0, "ZT")])
+def test_a_target_that_is_zero_over_the_domain_is_refused_before_the_run(flipforge_cmd, tmp_path, values, domain):
+    import numpy as np
+
+    np.save(tmp_path / "t.npy", np.full((2, 2, 2), values, dtype=np.int64))
+    out = run_cli(flipforge_cmd, tmp_path, "search", "t.npy", "-d", domain, "--no-db", "--run-dir", "run")
+    one_error_line(out, f"the target tensor is zero over {domain}: its rank is 0; nothing to search")
+    assert not (tmp_path / "run").exists()
+
+
+def test_start_folder_skips_unreadable_entries_while_a_scheme_remains(flipforge_cmd, tmp_path):
+    folder = tmp_path / "start"
+    folder.mkdir()
+    first = run_cli(flipforge_cmd, tmp_path, "search", "2x2x2", "-r", "7", "-w", "1", "--seed", "1", "--no-db",
+                    "--run-dir", "first", "-q")  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    shutil.copy(tmp_path / "first" / "best-7.json", folder / "best-7.json")
+    (folder / "dangling.json").symlink_to(tmp_path / "nowhere.json")
+    args = ("search", "2x2x2", "-r", "7", "-w", "1", "--no-db", "--start", "start", "--run-dir", "run", "--json", "-q")
+    out = run_cli(flipforge_cmd, tmp_path, *args)
+    assert out.returncode == 0, out.stderr
+    assert "skipped 1 entry" in out.stderr and "dangling.json" in out.stderr and "1 scheme(s)" in out.stderr
+    assert summary(out)["start_rank"] == 7
+    (folder / "best-7.json").unlink()  # only the dangling link is left: refused
+    again = run_cli(flipforge_cmd, tmp_path, *args[:-4], "--run-dir", "run2")
+    one_error_line(again, "no scheme for 2x2x2")
+    assert not (tmp_path / "run2").exists()
+
+
+def test_a_run_without_its_checkpoint_points_at_its_best_files(flipforge_cmd, tmp_path):
+    out = run_cli(flipforge_cmd, tmp_path, "search", "2x2x2", "-r", "7", "-w", "1", "--seed", "1", "--no-db",
+                  "--run-dir", "run", "-q")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    (tmp_path / "run" / "checkpoint.json").unlink()
+    again = run_cli(flipforge_cmd, tmp_path, "resume", "run", "-w", "1", "--time", "1")
+    one_error_line(again, "the checkpoint is missing")
+    assert "best-<rank>.json" in again.stderr and "--start" in again.stderr and "never started" not in again.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("search", "2x2x2", "--seed", "abc"), "--seed"),
+        (("search",), "FORMAT"),
+        (("resume", "x", "--workers", "abc"), "--workers"),
+        (("resume",), "RUN"),
+        (("runs", "--bogus"), "--bogus"),
+        (("runs", "bogus"), "bogus"),
+    ],
+)
+def test_usage_errors_of_the_run_commands_are_one_line(flipforge_cmd, tmp_path, args, needle):
+    one_error_line(run_cli(flipforge_cmd, tmp_path, *args), needle)

@@ -210,8 +210,8 @@ def test_bests_before_any_start_and_no_created_event_still_show(tmp_path):
 
 def test_an_open_session_of_a_live_process_is_running(tmp_path):
     run = craft(tmp_path, "live", [ev("start", session=1, workers=1), ev("best", rank=7, flips=5, seconds=0.1)])
-    (run / "lock").write_text(f"{os.getpid()}\n")  # a live pid holds it
-    h = read_history(RunDir(run))
+    with RunDir(run).lock():  # held by a live process (this one): a pid alone is not enough
+        h = read_history(RunDir(run))
     assert h.sessions[0].status == "running" and "still running" in format_history(h)
 
 
@@ -228,7 +228,7 @@ def test_a_run_with_no_events_says_so(tmp_path):
     ("setup", "needle"),
     [
         ("missing", "no events.jsonl"),
-        ("folder", "cannot read it (not a file)"),
+        ("folder", "cannot read it (not a regular file: a folder)"),
         ("garbage", "not an events log"),
         ("unknown run", "no-such-run: no such run"),
         ("fifo", "not a regular file"),

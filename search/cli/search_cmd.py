@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+from flipforge.schemes import FlipforgeError
 from flipforge.schemes.db import default_db_path
 from flipforge.search.params import TUNING_LIMIT, WalkParams
-from flipforge.search.rundir import MAX_SEED, RunDir, RunError, default_runs_root, find_run, list_runs, resume_hint
+from flipforge.search.rundir import MAX_SEED, RunDir, default_runs_root, find_run, list_runs, resume_hint
 
 if TYPE_CHECKING:
     from flipforge.search.run import Summary
@@ -200,7 +201,7 @@ def _time_option(help_text: str):  # noqa: ANN202 (a click decorator)
     )
 
 
-@click.command("search", help=_SEARCH_HELP)
+@click.command("search", cls=OneLineCommand, help=_SEARCH_HELP)
 @click.argument("target", metavar="FORMAT")
 @click.option("--domain", "-d", default="F2", show_default=True, help="F2, F3 or ZT (integers in {-1,0,1}).")
 @click.option(
@@ -311,6 +312,7 @@ def search_command(
         db=None if no_db else (db_path or default_db_path()),
         beyond=beyond,
         lift_to=lift_to.upper() if lift_to else None,
+        note=lambda text: click.echo(f"flipforge: note: {text}", err=True),
     )
     with run.lock():
         state = run.state()
@@ -327,7 +329,7 @@ def search_command(
         _run(run, workers, seconds, quiet, as_json)
 
 
-@click.command("resume")
+@click.command("resume", cls=OneLineCommand)
 @click.argument("run_ref", metavar="RUN")
 @_time_option("Time budget for this session: 90, 90s, 15m, 2h, 1d.")
 @_workers_option
@@ -388,8 +390,9 @@ def resume_command(
 def _row(run: RunDir) -> dict[str, Any]:
     """One run as ``flipforge runs`` lists it; a broken one has status "broken" and an error."""
     try:
+        run.check_files()  # a FIFO or a device in place of a run file is never opened
         cfg, st = run.config(), run.state()
-    except (RunError, OSError) as exc:
+    except (FlipforgeError, OSError) as exc:
         return {"run": run.run_id, "status": "broken", "error": str(exc)}
     status = st.get("status", "?")
     if run.running_pid() is not None:
