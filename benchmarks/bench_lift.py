@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 from flipforge.schemes import Scheme, matmul_tensor, read_schemes
-from flipforge.search.packing import naive_scheme, pack, unpack
+from flipforge.search.packing import pack, unpack
 from flipforge.search.pool import PoolSearch, WalkParams
 from flipforge.verify.lift import lift
 
@@ -53,7 +53,7 @@ def mod2(s: Scheme) -> Scheme:
 
 
 def found_333() -> Scheme:
-    start = pack(naive_scheme(matmul_tensor("3x3x3")), "F2")
+    start = pack(Scheme.naive(matmul_tensor("3x3x3")), "F2")
     ps = PoolSearch({27: [start]}, "F2", WalkParams(), 1)
     while ps.best_rank > 23:
         ps.step()

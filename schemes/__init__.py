@@ -4,7 +4,7 @@ from .domain import Domain
 from .errors import DomainError, FlipforgeError, FormatError, SchemeError, TensorError
 from .metrics import Metrics, coefficient_class, metrics, naive_additions
 from .scheme import BUILTIN_PREFIX, Scheme, builtin_scheme
-from .tensor import Tensor, format_name, load_tensor, matmul_tensor, parse_format
+from .tensor import Tensor, format_name, load_tensor, matmul_tensor, parse_format, parse_target
 
 __all__ = [
     "Domain",
@@ -25,6 +25,7 @@ __all__ = [
     "metrics",
     "naive_additions",
     "parse_format",
+    "parse_target",
 ]
 
 from .formats import (  # noqa: E402

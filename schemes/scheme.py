@@ -126,9 +126,20 @@ class Scheme:
         return replace(self, u=self.u[idx], v=self.v[idx], w=self.w[idx])
 
     @classmethod
-    def naive(cls, fmt: str | tuple[int, int, int]) -> Scheme:
-        """The schoolbook scheme of rank n*m*p: one product A[i][j]·B[j][k] per term."""
-        t = matmul_tensor(fmt)
+    def naive(cls, target: Tensor | str | tuple[int, int, int]) -> Scheme:
+        """The trivial decomposition. For matmul (a format, or a matmul Tensor) the schoolbook scheme
+        of rank n*m*p, one product A[i][j]·B[j][k] per term, claimed over ZT; for any other tensor one
+        term per nonzero fibre T[i, j, :], with no claimed domain."""
+        if isinstance(target, Tensor) and not target.is_matmul:
+            i_idx, j_idx = np.nonzero(np.any(target.array != 0, axis=2))
+            r = len(i_idx)
+            u = np.zeros((r, target.shape[0]), np.int64)
+            v = np.zeros((r, target.shape[1]), np.int64)
+            u[np.arange(r), i_idx] = 1
+            v[np.arange(r), j_idx] = 1
+            w = target.array[i_idx, j_idx, :].astype(np.int64)
+            return cls(target, u, v, w, None, {"name": "naive"})
+        t = matmul_tensor(target.fmt if isinstance(target, Tensor) else target)  # type: ignore[arg-type]
         n, m, p = t.fmt  # type: ignore[misc]
         r = n * m * p
         u = np.zeros((r, n * m), dtype=np.int64)

@@ -21,6 +21,7 @@ __all__ = [
     "parse_format",
     "matmul_tensor",
     "load_tensor",
+    "parse_target",
     "format_name",
     "sorted_format_name",
 ]
@@ -82,11 +83,12 @@ class Tensor:
     def is_matmul(self) -> bool:
         return self.fmt is not None
 
-    def label(self) -> str:
-        """Short human name: ``3x3x3`` for matmul, else the tensor's name and shape."""
+    def label(self, with_shape: bool = True) -> str:
+        """Short human name: ``3x3x3`` for matmul, else the tensor's name and (``with_shape``) its
+        shape; run ids and run configs use the name alone."""
         if self.fmt is not None:
             return format_name(self.fmt)
-        return f"{self.name}[{'x'.join(map(str, self.shape))}]"
+        return f"{self.name}[{'x'.join(map(str, self.shape))}]" if with_shape else self.name
 
     def entry_names(self) -> tuple[list[str], list[str], list[str]]:
         """Names of the three index ranges, e.g. ``a12``, ``b21``, ``c11`` (c is C^T: cKI)."""
@@ -163,3 +165,8 @@ def load_tensor(path: str | Path) -> Tensor:
     out = arr.astype(np.int64)
     out.setflags(write=False)
     return Tensor(path.stem, out, None)
+
+
+def parse_target(spec: str | Path) -> Tensor:
+    """A target as the CLI and run folders name it: a format (``3x3x3``) or a ``.npy`` tensor file."""
+    return load_tensor(spec) if str(spec).endswith(".npy") else matmul_tensor(str(spec))

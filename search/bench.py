@@ -6,10 +6,10 @@ import math
 import time
 from typing import Any
 
-from flipforge.schemes import FlipforgeError
+from flipforge.schemes import FlipforgeError, Scheme
 
 from .index import new_arena
-from .packing import naive_scheme, pack, search_domain
+from .packing import pack, search_domain
 from .pool import WalkParams
 from .run import load_target
 from .walk import prepare_kernels, walk
@@ -30,7 +30,7 @@ def flips_per_second(target: str, domain: str, seconds: float, seed: int = 0) ->
         raise FlipforgeError(f"the seed must be 0 or more, not {seed}")
     domain = search_domain(domain)
     tensor = load_target(target)
-    start = pack(naive_scheme(tensor), domain)
+    start = pack(Scheme.naive(tensor), domain)
     p = WalkParams()
     cap = start.rank + p.plus_delta + 2
     warmup = prepare_kernels()

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 import numpy as np
 from flipforge.schemes import Domain, Scheme, SchemeError, Tensor, TensorError
-from flipforge.verify import residues
+from flipforge.schemes.coeffs import residues
 
 from .params import DOMAIN_CODES, F2, ZT
 
-__all__ = ["MAX_WIDTH", "SEARCH_DOMAINS", "Packed", "pack", "unpack", "naive_scheme", "check_width", "search_domain"]
+__all__ = ["MAX_WIDTH", "SEARCH_DOMAINS", "Packed", "pack", "unpack", "check_width", "search_domain"]
 
 MAX_WIDTH = 64
 SEARCH_DOMAINS = tuple(DOMAIN_CODES)
@@ -110,17 +110,3 @@ def unpack(packed: Packed, tensor: Tensor, meta: dict | None = None) -> Scheme:
         arrays.append(pos.astype(np.int64) - neg.astype(np.int64))
     dom = "ZT" if packed.code == ZT else packed.domain
     return Scheme(tensor, arrays[0], arrays[1], arrays[2], Domain.parse(dom), dict(meta or {}))
-
-
-def naive_scheme(tensor: Tensor) -> Scheme:
-    """The trivial decomposition: for matmul the schoolbook scheme, else one term per nonzero fibre T[i, j, :]."""
-    if tensor.is_matmul:
-        return Scheme.naive(tensor.fmt)  # type: ignore[arg-type]
-    i_idx, j_idx = np.nonzero(np.any(tensor.array != 0, axis=2))
-    r = len(i_idx)
-    u = np.zeros((r, tensor.shape[0]), np.int64)
-    v = np.zeros((r, tensor.shape[1]), np.int64)
-    u[np.arange(r), i_idx] = 1
-    v[np.arange(r), j_idx] = 1
-    w = tensor.array[i_idx, j_idx, :].astype(np.int64)
-    return Scheme(tensor, u, v, w, None, {"name": "naive"})

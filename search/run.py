@@ -33,9 +33,7 @@ from flipforge.schemes import (
     Tensor,
     builtin_scheme,
     iter_scheme_files,
-    load_tensor,
-    matmul_tensor,
-    parse_format,
+    parse_target,
     read_entries,
     read_schemes,
 )
@@ -45,7 +43,7 @@ from flipforge.schemes.tensor import sorted_format_name
 from flipforge.verify import VerifyResult, verify
 from flipforge.verify.lift import lift
 
-from .packing import Packed, check_width, naive_scheme, pack, search_domain, unpack
+from .packing import Packed, check_width, pack, search_domain, unpack
 from .params import check_tuning
 from .rundir import (
     BEST_FILE,
@@ -58,7 +56,6 @@ from .rundir import (
     check_regular,
     default_runs_root,
     new_run_id,
-    target_label,
 )
 from .store import open_db
 from .walk import kernels_cached, prepare_kernels
@@ -171,7 +168,7 @@ class Summary:
 
 def load_target(spec: str) -> Tensor:
     """A format (``3x3x3``) or a ``.npy`` tensor file; raises TensorError with the reason."""
-    tensor = load_tensor(spec) if spec.endswith(".npy") else matmul_tensor(parse_format(spec))
+    tensor = parse_target(spec)
     check_width(tensor)
     return tensor
 
@@ -285,7 +282,7 @@ def _start_schemes(tensor: Tensor, start: str, note: Any = None) -> list[Scheme]
     """The start schemes for ``tensor``. In a file or folder, entries that cannot be read (a
     dangling link, a bad file) are skipped with a note as long as one scheme for the target remains."""
     if start == "naive":
-        return [naive_scheme(tensor)]
+        return [Scheme.naive(tensor)]
     skipped: list[str] = []
     if start.startswith(BUILTIN_PREFIX):
         candidates = [builtin_scheme(start)]
@@ -384,7 +381,7 @@ def create_run(
     if lift_to is not None and (domain == "ZT" or lift_to.upper() not in ("ZT", "Z", "Q")):
         raise SchemeError("--lift needs a search over F2 or F3 and a target ZT, Z or Q")
     pools = start_pools(tensor, domain, start, note)
-    label = target_label(tensor)
+    label = tensor.label(with_shape=False)
     root = runs_root or default_runs_root()
     path = Path(run_dir) if run_dir else root / new_run_id(root, label, domain)
     config = RunConfig(

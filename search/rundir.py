@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from flipforge.schemes import FlipforgeError, Tensor, format_name, load_tensor, matmul_tensor, parse_format
+from flipforge.schemes import FlipforgeError, Tensor, parse_format, parse_target
 
 from .packing import Packed, check_width
 from .params import WalkParams, check_tuning
@@ -358,11 +358,11 @@ class RunDir:
             check_regular(self.path / name)
 
     def tensor(self, config: RunConfig) -> Tensor:
+        spec: str | Path = config.target
         if config.target.endswith(".npy"):
-            check_regular(self.path / config.target)
-            tensor = load_tensor(self.path / config.target)
-        else:
-            tensor = matmul_tensor(parse_format(config.target))
+            spec = self.path / config.target
+            check_regular(spec)
+        tensor = parse_target(spec)
         check_width(tensor)
         return tensor
 
@@ -607,10 +607,6 @@ def _is_dir(path: Path) -> bool:
         return stat.S_ISDIR(os.stat(path).st_mode)
     except OSError:
         return False
-
-
-def target_label(tensor: Tensor) -> str:
-    return format_name(tensor.fmt) if tensor.fmt else tensor.name
 
 
 def resume_hint(run: RunDir) -> str:

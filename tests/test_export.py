@@ -14,14 +14,14 @@ import pytest
 from flipforge.schemes import Scheme, matmul_tensor, read_schemes
 from flipforge.schemes.additions import check_program, reduce_additions
 from flipforge.schemes.export import export_code
-from flipforge.search.packing import naive_scheme, pack, unpack
+from flipforge.search.packing import pack, unpack
 from flipforge.search.pool import PoolSearch, WalkParams
 from flipforge.verify import verify
 
 
 def _found(fmt: str, target: int, seed: int = 1) -> Scheme:
     """A ternary scheme found by flipforge's own search (fixed seed)."""
-    start = pack(naive_scheme(matmul_tensor(fmt)), "ZT")
+    start = pack(Scheme.naive(matmul_tensor(fmt)), "ZT")
     ps = PoolSearch({start.rank: [start]}, "ZT", WalkParams(), seed)
     while ps.best_rank > target:
         ps.step()

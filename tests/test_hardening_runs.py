@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flipforge.schemes import matmul_tensor, read_schemes
+from flipforge.schemes import Scheme, matmul_tensor, read_schemes
 from flipforge.schemes.formats.native import from_native_dict
-from flipforge.search.packing import naive_scheme, pack
+from flipforge.search.packing import pack
 from flipforge.verify import verify
 
 
@@ -234,7 +234,7 @@ def test_resume_never_restarts_from_naive_when_bests_exist(flipforge_cmd, tmp_pa
     before = best_files(run)
     assert "best-23.json" in before
     # the checkpoint a crash right after creation leaves behind (as before this fix): naive, no best
-    naive = pack(naive_scheme(matmul_tensor("3x3x3")), "F2")
+    naive = pack(Scheme.naive(matmul_tensor("3x3x3")), "F2")
     state = {"status": "running", "sessions": 1, "flips": 5, "seconds": 0.1, "start_rank": 27, "best_rank": 27}
     RunDir(run).write_checkpoint({**state, "best_file": None}, {27: [naive]})
     out = run_cli(flipforge_cmd, tmp_path, "resume", "run", "-w", "1", "--time", "5", "--json")

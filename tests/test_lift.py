@@ -10,7 +10,7 @@ import pytest
 from flipforge.schemes import Scheme, SchemeError, matmul_tensor, read_entries, read_schemes, write_schemes
 from flipforge.schemes.canonical import canonical_hash
 from flipforge.schemes.symmetry import isotropy, rotate, transpose
-from flipforge.search.packing import naive_scheme, pack, unpack
+from flipforge.search.packing import pack, unpack
 from flipforge.search.pool import PoolSearch, WalkParams
 from flipforge.verify import verify
 from flipforge.verify.equivalence import compare, find_isotropy, fingerprint
@@ -24,7 +24,7 @@ def _mod2(s: Scheme) -> Scheme:
 
 
 def _found_f2(fmt: str, target: int) -> Scheme:
-    start = pack(naive_scheme(matmul_tensor(fmt)), "F2")
+    start = pack(Scheme.naive(matmul_tensor(fmt)), "F2")
     ps = PoolSearch({start.rank: [start]}, "F2", WalkParams(), 1)
     while ps.best_rank > target:
         ps.step()

@@ -8,7 +8,7 @@ from flipforge.schemes import Scheme, matmul_tensor
 from flipforge.search.arith import DOMAIN_CODES
 from flipforge.search.index import CAP, NPAIRS, O_PAIRS, RANK, new_arena, read_factors
 from flipforge.search.moves import flip, plus, split
-from flipforge.search.packing import Packed, naive_scheme, pack, unpack
+from flipforge.search.packing import Packed, pack, unpack
 from flipforge.search.walk import walk
 from flipforge.verify import verify
 from hypothesis import given, settings
@@ -61,7 +61,7 @@ def _check(arena: np.ndarray, domain: str, fmt: str) -> None:
     moves=st.lists(st.sampled_from(["flip", "flip", "flip", "plus", "split"]), min_size=1, max_size=60),
 )
 def test_every_move_keeps_the_tensor_and_the_index(fmt: str, domain: str, seed: int, moves: list[str]) -> None:
-    start = pack(naive_scheme(matmul_tensor(fmt)), domain)
+    start = pack(Scheme.naive(matmul_tensor(fmt)), domain)
     arena = new_arena(start.fp, start.fn, start.code, start.rank + 8, seed)
     for move in moves:
         {"flip": flip, "plus": plus, "split": split}[move](arena)
@@ -72,7 +72,7 @@ def test_every_move_keeps_the_tensor_and_the_index(fmt: str, domain: str, seed: 
 @pytest.mark.parametrize("domain", DOMAINS)
 def test_long_walks_stay_valid(domain: str) -> None:
     """Thousands of flips with reductions and plus transitions, checked every few hundred."""
-    start = pack(naive_scheme(matmul_tensor("3x3x3")), domain)
+    start = pack(Scheme.naive(matmul_tensor("3x3x3")), domain)
     arena = new_arena(start.fp, start.fn, start.code, start.rank + 5, 11)
     ranks = set()
     for _ in range(30):

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from flipforge.schemes import matmul_tensor, read_schemes
-from flipforge.search.packing import naive_scheme, pack
+from flipforge.schemes import Scheme, matmul_tensor, read_schemes
+from flipforge.search.packing import pack
 from flipforge.search.pool import PoolSearch, WalkParams
 from flipforge.verify import verify
 
@@ -63,7 +63,7 @@ def test_one_worker_and_a_seed_repeat_a_run_exactly(flipforge_cmd, tmp_path):
 
 
 def test_pool_search_is_deterministic_for_a_seed():
-    start = pack(naive_scheme(matmul_tensor("3x3x3")), "F3")
+    start = pack(Scheme.naive(matmul_tensor("3x3x3")), "F3")
     runs = []
     for _ in range(2):
         ps = PoolSearch({start.rank: [start]}, "F3", WalkParams(pool_size=5), seed=9)

@@ -30,7 +30,6 @@ __all__ = [
     "is_claimed",
     "verify_where_valid",
     "product_tensor",
-    "residues",
     "CHECK_DOMAINS",
     "FIELDS",
 ]

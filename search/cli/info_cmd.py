@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
-from flipforge.schemes import coefficient_class, format_name, metrics
+from flipforge.schemes import coefficient_class, metrics
 from flipforge.verify import valid_over, verify
 
 from ._common import EXIT_BAD_INPUT, EXIT_OK, OneLineCommand, emit_json, friendly_errors, from_option, iter_sources
@@ -47,7 +47,7 @@ def info_command(paths: tuple[str, ...], fmt: str | None, as_json: bool) -> None
         }
         out.append(row)
         if not as_json:
-            fmt_s = format_name(s.fmt) if s.fmt else s.tensor.label()
+            fmt_s = s.tensor.label()
             omega = f"{m.omega:.4f}" if m.omega is not None else "-"
             click.echo(
                 f"{src.label}\n  format {fmt_s}  rank {m.rank}  omega {omega}\n"

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import click
-from flipforge.schemes import Domain, coefficient_class, format_name
+from flipforge.schemes import Domain, coefficient_class
 from flipforge.verify import valid_over, verify
 
 from ._common import (
@@ -31,7 +31,7 @@ DOMAIN_HELP = (
 
 
 def _format_of(scheme) -> str:
-    return format_name(scheme.fmt) if scheme.fmt else scheme.tensor.label()
+    return scheme.tensor.label()
 
 
 @click.command("verify", cls=OneLineCommand)
