@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -31,3 +32,21 @@ def flipforge_cmd() -> list[str]:
     if not found:
         pytest.skip("the flipforge command is not installed")
     return [found]
+
+
+def denied_runner(probe: Path) -> list[str] | None:
+    """A command prefix under which ``probe`` (a mode-000 file or folder) cannot be read: nothing for
+    a normal user; as root, setpriv dropping the capabilities that let root read anything; None
+    when this machine offers no way (the caller skips)."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if not setpriv:
+        return None
+    prefix = [setpriv, "--bounding-set=-dac_override,-dac_read_search", "--inh-caps=-dac_override,-dac_read_search"]
+    reader = ["ls"] if probe.is_dir() else ["cat"]
+    try:
+        check = subprocess.run([*prefix, *reader, str(probe)], capture_output=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return prefix if check.returncode != 0 else None

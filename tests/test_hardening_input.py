@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import denied_runner
 from flipforge.schemes import FormatError, Scheme, TensorError, load_tensor, read_entries
 from flipforge.schemes.domain import Domain, DomainError, is_prime
 from flipforge.schemes.formats import iter_scheme_files, native_text
@@ -299,22 +300,6 @@ def test_non_utf8_file_names_are_read_and_printed(flipforge_cmd, good: Path, tmp
 # --- files and folders that cannot be read are named, never skipped ----------------------------------
 
 
-def _denied_runner(probe: Path) -> list[str] | None:
-    """A command prefix under which a mode-000 file cannot be read (root reads anything: drop the
-    capabilities that let it), or None when this machine offers none."""
-    if os.geteuid() != 0:
-        return []
-    setpriv = shutil.which("setpriv")
-    if not setpriv:
-        return None
-    prefix = [setpriv, "--bounding-set=-dac_override,-dac_read_search", "--inh-caps=-dac_override,-dac_read_search"]
-    try:
-        check = subprocess.run([*prefix, "cat", str(probe)], capture_output=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return prefix if check.returncode != 0 else None
-
-
 def test_unreadable_file_and_folder_are_counted(flipforge_cmd, good: Path, tmp_path: Path):
     folder = tmp_path / "perm"
     (folder / "sub").mkdir(parents=True)
@@ -324,7 +309,7 @@ def test_unreadable_file_and_folder_are_counted(flipforge_cmd, good: Path, tmp_p
     os.chmod(folder / "locked.json", 0)
     os.chmod(folder / "sub", 0)
     try:
-        prefix = _denied_runner(folder / "locked.json")
+        prefix = denied_runner(folder / "locked.json")
         if prefix is None:
             pytest.skip("running as root without setpriv: mode 000 does not stop root from reading")
         out = timed([*prefix, *flipforge_cmd], "verify", str(folder))

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import denied_runner
 from flipforge.schemes import Scheme, matmul_tensor, read_schemes
 from flipforge.schemes.formats.native import from_native_dict
 from flipforge.search.packing import pack
@@ -552,22 +553,6 @@ def test_the_lock_itself_says_whether_a_run_is_running(flipforge_cmd, tmp_path):
         assert run.running_pid() == os.getpid()
 
 
-def _denied_runner(probe: Path) -> list[str] | None:
-    """A command prefix under which a mode-000 folder cannot be read (as root: drop the
-    capabilities that let root read anything), or None when this machine offers none."""
-    if os.geteuid() != 0:
-        return []
-    setpriv = shutil.which("setpriv")
-    if not setpriv:
-        return None
-    prefix = [setpriv, "--bounding-set=-dac_override,-dac_read_search", "--inh-caps=-dac_override,-dac_read_search"]
-    try:
-        check = subprocess.run([*prefix, "ls", str(probe)], capture_output=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return prefix if check.returncode != 0 else None
-
-
 def test_an_unreadable_run_folder_is_listed_as_broken(flipforge_cmd, tmp_path):
     from flipforge.search.run import create_run
 
@@ -576,7 +561,7 @@ def test_an_unreadable_run_folder_is_listed_as_broken(flipforge_cmd, tmp_path):
     (tmp_path / "runs" / "c-not-a-run").mkdir()  # a readable folder with no run file: not listed
     os.chmod(run.path, 0)
     try:
-        prefix = _denied_runner(run.path)
+        prefix = denied_runner(run.path)
         if prefix is None:
             pytest.skip("running as root without setpriv: mode 000 does not stop root from reading")
         out = subprocess.run(

@@ -20,7 +20,7 @@ from flipforge.search.rundir import MAX_SEED, RunDir, default_runs_root, find_ru
 if TYPE_CHECKING:
     from flipforge.search.run import Summary
 
-from ._common import EXIT_FAIL, EXIT_OK, HelpGroup, OneLineCommand, fail, friendly_errors
+from ._common import EXIT_FAIL, EXIT_OK, OneLineCommand, OneLineGroup, fail, friendly_errors
 from .progress import format_count, format_duration, make_reporter
 
 __all__ = ["search_command", "resume_command", "runs_command", "runs_show_command", "parse_duration", "max_workers"]
@@ -413,27 +413,6 @@ def _row(run: RunDir) -> dict[str, Any]:
     }
 
 
-class _RunsGroup(HelpGroup):
-    """``flipforge runs``: lists the runs by itself, or runs a subcommand (``show``); usage errors
-    (an unknown subcommand, an extra argument) are one line and exit 2."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except click.UsageError as exc:
-            fail(exc.format_message())
-            raise  # not reached: fail exits
-
-    def resolve_command(
-        self, ctx: click.Context, args: list[str]
-    ) -> tuple[str | None, click.Command | None, list[str]]:
-        try:
-            return super().resolve_command(ctx, args)
-        except click.UsageError as exc:
-            fail(exc.format_message())
-            raise  # not reached: fail exits
-
-
 _runs_dir_option = click.option(
     "--runs-dir",
     default=None,
@@ -443,7 +422,7 @@ _runs_dir_option = click.option(
 )
 
 
-@click.group("runs", cls=_RunsGroup, invoke_without_command=True)
+@click.group("runs", cls=OneLineGroup, invoke_without_command=True)
 @_runs_dir_option
 @click.option("--json", "as_json", is_flag=True, show_default="off", help="Print a JSON array, one object per run.")
 @click.pass_context
