@@ -8,11 +8,11 @@ from typing import Any
 
 from flipforge.schemes import FlipforgeError, Scheme
 
-from .index import new_arena
+from .kernels.index import new_arena
+from .kernels.walk import prepare_kernels, walk
 from .packing import pack, search_domain
 from .pool import WalkParams
 from .run import load_target
-from .walk import prepare_kernels, walk
 
 __all__ = ["flips_per_second"]
 

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .index import RANK, load, new_arena, read_factors
+from .kernels.index import RANK, load, new_arena, read_factors
+from .kernels.walk import prepare_kernels, walk
 from .packing import Packed
 from .params import WalkParams
-from .walk import prepare_kernels, walk
 
 __all__ = ["WalkParams", "PoolSearch"]
 

@@ -43,6 +43,7 @@ from flipforge.schemes.tensor import sorted_format_name
 from flipforge.verify import VerifyResult, verify
 from flipforge.verify.lift import lift
 
+from .kernels.walk import kernels_cached, prepare_kernels
 from .packing import Packed, check_width, pack, search_domain, unpack
 from .params import check_tuning
 from .rundir import (
@@ -58,7 +59,6 @@ from .rundir import (
     new_run_id,
 )
 from .store import open_db
-from .walk import kernels_cached, prepare_kernels
 from .worker import STOP_SIGNALS, pools_from_wire, pools_to_wire, signals_blocked, worker_main
 
 __all__ = [

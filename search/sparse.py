@@ -9,9 +9,9 @@ from __future__ import annotations
 from flipforge.schemes import Scheme, SchemeError
 from flipforge.verify import verify
 
-from .index import new_arena, read_factors
+from .kernels.index import new_arena, read_factors
+from .kernels.walk import walk_sparse
 from .packing import Packed, pack, unpack
-from .walk import walk_sparse
 
 __all__ = ["sparsest"]
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from flipforge.schemes import Scheme, matmul_tensor
-from flipforge.search.arith import DOMAIN_CODES
-from flipforge.search.index import CAP, NPAIRS, O_PAIRS, RANK, new_arena, read_factors
-from flipforge.search.moves import flip, plus, split
+from flipforge.search.kernels.arith import DOMAIN_CODES
+from flipforge.search.kernels.index import CAP, NPAIRS, O_PAIRS, RANK, new_arena, read_factors
+from flipforge.search.kernels.moves import flip, plus, split
+from flipforge.search.kernels.walk import walk
 from flipforge.search.packing import Packed, pack, unpack
-from flipforge.search.walk import walk
 from flipforge.verify import verify
 from hypothesis import given, settings
 from hypothesis import strategies as st

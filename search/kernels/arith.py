@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .params import DOMAIN_CODES, F2, F3, ZT
+from ..params import DOMAIN_CODES, F2, F3, ZT
 
 __all__ = ["F2", "F3", "ZT", "DOMAIN_CODES", "add", "add_scaled", "sign_key", "mix_hash"]
 
