@@ -38,6 +38,7 @@ from urllib.parse import quote
 from .canonical import canonical_hash, tensor_digest
 from .domain import Domain
 from .errors import FlipforgeError
+from .files import special_kind
 from .formats.native import from_native_dict, to_native_dict
 from .metrics import coefficient_class, naive_additions
 from .scheme import Scheme
@@ -299,7 +300,8 @@ class SchemeDB:
         if stat.S_ISDIR(st.st_mode):
             raise DatabaseError(f"{self.path}: is a folder, not a database file")
         if not stat.S_ISREG(st.st_mode):
-            raise DatabaseError(f"{self.path}: not a regular file (a FIFO, socket or device); give a database file")
+            kind = special_kind(st.st_mode)
+            raise DatabaseError(f"{self.path}: not a regular file ({kind}); give a database file")
         if st.st_size == 0:
             if self.readonly:
                 raise DatabaseError(f"{self.path}: empty file, no database yet (flipforge db import creates one)")

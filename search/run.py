@@ -173,24 +173,30 @@ def load_target(spec: str) -> Tensor:
     return tensor
 
 
-def _verified(packed: Packed, tensor: Tensor, meta: dict[str, Any] | None = None) -> tuple[Scheme, VerifyResult]:
-    scheme = unpack(packed, tensor, meta)
+def _proof(scheme: Scheme) -> VerifyResult:
+    """The exact verdict over the scheme's domain; SchemeError when it does not hold."""
     result = verify(scheme, scheme.domain)
     if not result.valid:
-        raise SchemeError(f"rank-{packed.rank} scheme is not valid over {scheme.domain}: {result.summary()}")
-    return scheme, result
+        raise SchemeError(f"rank-{scheme.rank} scheme is not valid over {scheme.domain}: {result.summary()}")
+    return result
+
+
+def _verified(packed: Packed, tensor: Tensor, meta: dict[str, Any] | None = None) -> tuple[Scheme, VerifyResult]:
+    scheme = unpack(packed, tensor, meta)
+    return scheme, _proof(scheme)
 
 
 def _check_packed(packed: Packed, tensor: Tensor) -> None:
     """Raise SchemeError unless ``packed`` is exactly how ``pack`` writes a valid scheme."""
     try:
-        canon = pack(unpack(packed, tensor), packed.domain)
+        scheme = unpack(packed, tensor)
+        canon = pack(scheme, packed.domain)
     except FlipforgeError as exc:
         raise SchemeError(str(exc)) from None
     same = canon.rank == packed.rank and np.array_equal(canon.fp, packed.fp) and np.array_equal(canon.fn, packed.fn)
     if not same:
         raise SchemeError(f"not a packed {tensor.label()} scheme (stray bits or an empty term)")
-    _verified(packed, tensor)
+    _proof(scheme)  # the scheme unpacked once serves both checks
 
 
 def _one_line(scheme: Scheme) -> str:

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 from flipforge.schemes import FlipforgeError, Tensor, parse_format, parse_target
+from flipforge.schemes.files import special_kind
 
 from .packing import Packed, check_width
 from .params import WalkParams, check_tuning
@@ -60,13 +61,6 @@ MAX_PID = 2**22  # Linux's pid_max limit; a bigger "pid" in a lock file is no pr
 RUN_DOMAINS = ("F2", "F3", "ZT")
 LIFT_RINGS = ("ZT", "Z", "Q")
 RUN_FILES = ("config.json", "tensor.npy", "checkpoint.json", "events.jsonl", "lock")
-_KINDS = {
-    stat.S_IFIFO: "a FIFO",
-    stat.S_IFCHR: "a character device",
-    stat.S_IFBLK: "a block device",
-    stat.S_IFSOCK: "a socket",
-    stat.S_IFDIR: "a folder",
-}
 BEST_FILE = re.compile(r"best-(\d+)(?:-(\d+))?\.json")  # best-49.json, best-49-2.json (never overwritten)
 _BEST_FILE_ANY = re.compile(r"best-\d+(?:-[A-Za-z0-9]+)?\.json")  # also the lifted best-49-Z.json
 
@@ -120,8 +114,7 @@ def pid_alive(pid: int) -> bool:
 
 
 def _not_regular(path: Path, mode: int) -> RunError:
-    kind = _KINDS.get(stat.S_IFMT(mode), "not a regular file")
-    return RunError(f"{path}: cannot read it (not a regular file: {kind})")
+    return RunError(f"{path}: cannot read it (not a regular file: {special_kind(mode)})")
 
 
 def check_regular(path: Path) -> bool:

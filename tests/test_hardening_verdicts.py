@@ -24,7 +24,7 @@ from flipforge.schemes.export import check_function_name, export_code
 from flipforge.schemes.formats._io import build_scheme, claimed_domain
 from flipforge.schemes.symmetry import isotropy
 from flipforge.search.cli.main import cli
-from flipforge.verify import auto_domain, infer_domain, is_claimed, verify, verify_where_valid
+from flipforge.verify import auto_domain, is_claimed, verify, verify_where_valid
 from flipforge.verify.lift import lift
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -156,7 +156,7 @@ def test_build_scheme_applies_the_name_claim_and_keeps_one_it_cannot_apply(tmp_p
 
 def test_library_auto_domain_and_where_valid():
     f2 = _mod2_only(Scheme.strassen())
-    assert str(auto_domain(f2)) == "ZT" and str(infer_domain(f2)) == "ZT" and not is_claimed(f2)
+    assert str(auto_domain(f2)) == "ZT" and not is_claimed(f2)
     res = verify(f2)
     assert not res.valid and str(res.domain) == "ZT" and res.holds_over == ("F2",)
     assert res.summary().startswith("INVALID over ZT (holds over F2 only): ")

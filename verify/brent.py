@@ -26,7 +26,6 @@ __all__ = [
     "verify",
     "valid_over",
     "auto_domain",
-    "infer_domain",
     "is_claimed",
     "verify_where_valid",
     "product_tensor",
@@ -188,11 +187,6 @@ def auto_domain(scheme: Scheme) -> Domain:
         except DomainError:
             pass  # an unreadable claim in hand-written meta: judge by the coefficients
     return Domain.parse(coefficient_class(scheme))
-
-
-def infer_domain(scheme: Scheme) -> Domain:
-    """The domain an unqualified ``verify(scheme)`` checks (``auto_domain``; kept for callers)."""
-    return auto_domain(scheme)
 
 
 def verify_where_valid(scheme: Scheme) -> VerifyResult:

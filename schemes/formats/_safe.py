@@ -18,6 +18,7 @@ from typing import BinaryIO
 import numpy as np
 
 from ..errors import FormatError
+from ..files import special_kind
 
 __all__ = [
     "MAX_INPUT_BYTES",
@@ -58,16 +59,7 @@ def check_input_file(path: Path, max_bytes: int = MAX_INPUT_BYTES) -> int:
         check_folder(path)
         raise FormatError(f"{path}: is a directory (name the files, or use a command that walks folders)")
     if not stat.S_ISREG(st.st_mode):
-        kind = (
-            "a FIFO"
-            if stat.S_ISFIFO(st.st_mode)
-            else "a device"
-            if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
-            else "a socket"
-            if stat.S_ISSOCK(st.st_mode)
-            else "special"
-        )
-        raise FormatError(f"{path}: not a regular file ({kind}); refusing to read it")
+        raise FormatError(f"{path}: not a regular file ({special_kind(st.st_mode)}); refusing to read it")
     if st.st_size > max_bytes:
         raise FormatError(f"{path}: too large to be a scheme file ({_mb(st.st_size)}; at most {_mb(max_bytes)})")
     try:
