@@ -20,7 +20,8 @@ from pathlib import Path
 from flipforge.schemes import Scheme, matmul_tensor, native_text, read_schemes
 from flipforge.schemes.additions import check_program, reduce_additions
 from flipforge.search.packing import pack, unpack
-from flipforge.search.pool import PoolSearch, WalkParams
+from flipforge.search.pool import PoolSearch
+from flipforge.search.searchers.flip_pool import FlipPoolParams
 from flipforge.search.sparse import sparsest
 from flipforge.verify import verify
 
@@ -31,7 +32,7 @@ FOUND = COLLECTION / "3x3x3-r23-ZT-sparse.json"
 def find(seed: int = 5, limit: int = 62, flips: int = 200_000) -> Scheme:
     tensor = matmul_tensor("3x3x3")
     start = pack(Scheme.naive(tensor), "ZT")
-    ps = PoolSearch({start.rank: [start]}, "ZT", WalkParams(pool_size=400), seed)
+    ps = PoolSearch({start.rank: [start]}, "ZT", FlipPoolParams(pool_size=400), seed)
     seen, t0 = 0, time.perf_counter()
     while True:
         ps.step()

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 from flipforge.schemes import Scheme, matmul_tensor, read_schemes
 from flipforge.search.packing import pack, unpack
-from flipforge.search.pool import PoolSearch, WalkParams
+from flipforge.search.pool import PoolSearch
+from flipforge.search.searchers.flip_pool import FlipPoolParams
 from flipforge.verify.lift import lift
 
 
@@ -54,7 +55,7 @@ def mod2(s: Scheme) -> Scheme:
 
 def found_333() -> Scheme:
     start = pack(Scheme.naive(matmul_tensor("3x3x3")), "F2")
-    ps = PoolSearch({27: [start]}, "F2", WalkParams(), 1)
+    ps = PoolSearch({27: [start]}, "F2", FlipPoolParams(), 1)
     while ps.best_rank > 23:
         ps.step()
     return unpack(ps.pools[23].members[0], matmul_tensor("3x3x3"))

@@ -4,6 +4,7 @@ Run from the repository root (about 3 minutes on 2 cores):
 
     python benchmarks/bench_search.py            # both tables, Markdown
     python benchmarks/bench_search.py --quick    # 3 seeds, shorter throughput runs
+    python benchmarks/bench_search.py --only target --set copy_best=1   # a searcher option
 
 Throughput walks from the naive scheme on one core (``flipforge bench flips``). Time to target
 runs the real search (worker processes, run directory, exact verification) with seeds 0..9 and
@@ -25,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 from flipforge.search.bench import flips_per_second
-from flipforge.search.run import create_run, execute
+from flipforge.search.orchestrator import run_session
+from flipforge.search.run import create_run
 
 THROUGHPUT = [  # (format, domain, anchor flips/s)
     ("3x3x3", "F2", 10.0e6),
@@ -61,10 +63,12 @@ def throughput_table(seconds: float) -> list[str]:
     return rows
 
 
-def time_to_target(fmt: str, dom: str, target: int, workers: int, seed: int, root: Path) -> tuple[float, float]:
-    run = create_run(fmt, dom, seed=seed, target_rank=target, runs_root=root)
+def time_to_target(
+    fmt: str, dom: str, target: int, workers: int, seed: int, root: Path, params: dict | None = None
+) -> tuple[float, float]:
+    run = create_run(fmt, dom, seed=seed, target_rank=target, runs_root=root, params=params)
     t0 = time.perf_counter()
-    summary = execute(run, workers, 300.0)
+    summary = run_session(run, workers, 300.0)
     wall = time.perf_counter() - t0
     if not summary.reached_target:
         return float("inf"), wall
@@ -73,7 +77,7 @@ def time_to_target(fmt: str, dom: str, target: int, workers: int, seed: int, roo
     return hit["search_seconds"], wall
 
 
-def target_table(seeds: int) -> list[str]:
+def target_table(seeds: int, params: dict | None = None) -> list[str]:
     rows = [
         f"| search | workers | search time median / max ({seeds} seeds) | wall median (incl. start-up) | anchor |",
         "|---|---:|---:|---:|---:|",
@@ -82,7 +86,7 @@ def target_table(seeds: int) -> list[str]:
         for fmt, dom, target, workers, _, anchor_text in TO_TARGET:
             times, walls = [], []
             for seed in range(seeds):
-                t, w = time_to_target(fmt, dom, target, workers, seed, Path(tmp))
+                t, w = time_to_target(fmt, dom, target, workers, seed, Path(tmp), params)
                 times.append(t)
                 walls.append(w)
             start = int(np.prod([int(x) for x in fmt.split("x")]))
@@ -97,12 +101,17 @@ def target_table(seeds: int) -> list[str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="3 seeds and 2-second throughput runs")
+    ap.add_argument("--only", choices=["throughput", "target"], help="one of the two tables")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a flip-pool option (numbers)")
     args = ap.parse_args()
+    params = {k: float(v) if "." in v else int(v) for k, v in (item.split("=", 1) for item in args.set)}
     seconds, seeds = (2.0, 3) if args.quick else (5.0, 10)
-    print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, python {platform.python_version()}\n")
-    print("\n".join(throughput_table(seconds)))
-    print()
-    print("\n".join(target_table(seeds)))
+    print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, python {platform.python_version()}")
+    print(f"options: {params or 'defaults'}\n")
+    if args.only != "target":
+        print("\n".join(throughput_table(seconds)) + "\n")
+    if args.only != "throughput":
+        print("\n".join(target_table(seeds, params)))
 
 
 if __name__ == "__main__":

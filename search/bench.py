@@ -11,8 +11,8 @@ from flipforge.schemes import FlipforgeError, Scheme
 from .kernels.index import new_arena
 from .kernels.walk import prepare_kernels, walk
 from .packing import pack, search_domain
-from .pool import WalkParams
 from .run import load_target
+from .searchers.flip_pool import FlipPoolParams
 
 __all__ = ["flips_per_second"]
 
@@ -31,7 +31,7 @@ def flips_per_second(target: str, domain: str, seconds: float, seed: int = 0) ->
     domain = search_domain(domain)
     tensor = load_target(target)
     start = pack(Scheme.naive(tensor), domain)
-    p = WalkParams()
+    p = FlipPoolParams()
     cap = start.rank + p.plus_delta + 2
     warmup = prepare_kernels()
     flips, walks, lowest = 0, 0, start.rank
@@ -40,7 +40,7 @@ def flips_per_second(target: str, domain: str, seconds: float, seed: int = 0) ->
         arena = new_arena(start.fp, start.fn, start.code, cap, seed + walks)
         done = 0
         while done < p.restart_flips and time.perf_counter() - t0 < seconds:
-            step = walk(arena, 1_000_000, 0, p.plus_after, p.plus_delta, start.rank)
+            step = walk(arena, 1_000_000, 0, p.plus_after, p.plus_delta, start.rank, False)
             if step == 0:
                 break
             done += step

@@ -35,7 +35,7 @@ from flipforge.schemes import FlipforgeError, Tensor, parse_format, parse_target
 from flipforge.schemes.files import special_kind
 
 from .packing import Packed, check_width
-from .params import WalkParams, check_tuning
+from .searchers import DEFAULT_SEARCHER, get_searcher, make_params
 
 __all__ = [
     "RunError",
@@ -212,15 +212,19 @@ class RunConfig:
     seed: int
     target_rank: int | None
     pool_size: int
-    params: dict[str, int] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)  # the searcher's options (pool_size apart)
     start: str = "naive"
     label: str = ""
     db: str | None = None  # the scheme database every new best goes into (absolute path), or None
     target_source: str | None = None  # where the target rank came from when not given
     lift: str | None = None  # lift every new best to this ring (ZT, Z or Q)
+    searcher: str = DEFAULT_SEARCHER
 
-    def walk_params(self) -> WalkParams:
-        return WalkParams(pool_size=self.pool_size, **self.params)
+    def searcher_params(self) -> dict[str, Any]:
+        """The searcher's options: ``params``, plus ``pool_size`` for a searcher that has pools."""
+        cls = get_searcher(self.searcher)
+        pool = {"pool_size": self.pool_size} if "pool_size" in cls.Params.__dataclass_fields__ else {}
+        return {**pool, **self.params}
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"
@@ -238,7 +242,7 @@ class RunConfig:
         _expect(not unknown, where, f"unknown field(s) {', '.join(map(repr, unknown))}")
         missing = [k for k in ("target", "domain", "seed", "target_rank", "pool_size") if k not in body]
         _expect(not missing, where, f"missing field(s) {', '.join(missing)}")
-        for key in ("target", "domain", "start", "label"):
+        for key in ("target", "domain", "start", "label", "searcher"):
             _expect(isinstance(body.get(key, ""), str), where, f"{key} must be a string")
         for key in ("db", "target_source", "lift"):
             _expect(body.get(key) is None or isinstance(body[key], str), where, f"{key} must be a string or null")
@@ -260,11 +264,12 @@ class RunConfig:
         _expect(_is_int(ps) and 1 <= ps <= MAX_RANK, where, "pool_size must be a positive integer")
         params = body.get("params", {})
         _expect(isinstance(params, dict), where, "params must be an object")
+        config = cls(**body)
         try:
-            check_tuning(params)
-        except ValueError as exc:
+            make_params(config.searcher, config.searcher_params())
+        except FlipforgeError as exc:
             raise RunError(f"{where}: params: {exc}") from None
-        return cls(**body)
+        return config
 
 
 def new_run_id(root: Path, label: str, domain: str) -> str:

@@ -15,14 +15,15 @@ from flipforge.schemes import Scheme, matmul_tensor, read_schemes
 from flipforge.schemes.additions import check_program, reduce_additions
 from flipforge.schemes.export import export_code
 from flipforge.search.packing import pack, unpack
-from flipforge.search.pool import PoolSearch, WalkParams
+from flipforge.search.pool import PoolSearch
+from flipforge.search.searchers.flip_pool import FlipPoolParams
 from flipforge.verify import verify
 
 
 def _found(fmt: str, target: int, seed: int = 1) -> Scheme:
     """A ternary scheme found by flipforge's own search (fixed seed)."""
     start = pack(Scheme.naive(matmul_tensor(fmt)), "ZT")
-    ps = PoolSearch({start.rank: [start]}, "ZT", WalkParams(), seed)
+    ps = PoolSearch({start.rank: [start]}, "ZT", FlipPoolParams(), seed)
     while ps.best_rank > target:
         ps.step()
     best = ps.pools[ps.best_rank].members[0]

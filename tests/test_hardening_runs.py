@@ -164,13 +164,15 @@ class _SignalOnStart:
 
 
 def test_a_stop_signal_during_start_up_stops_the_start_up(tmp_path, monkeypatch):
-    import flipforge.search.run as run_mod
+    import flipforge.search.backends.local as local
+    from flipforge.search.orchestrator import run_session
+    from flipforge.search.run import create_run
 
-    real = run_mod._context()
+    real = local._context()
     fake = _SignalOnStart(real, 2)
-    monkeypatch.setattr(run_mod, "_context", lambda: fake)
-    run = run_mod.create_run("4x4x4", "F2", seed=1, target_rank=40, run_dir=tmp_path / "run")
-    s = run_mod.execute(run, 6, 30.0)
+    monkeypatch.setattr(local, "_context", lambda: fake)
+    run = create_run("4x4x4", "F2", seed=1, target_rank=40, run_dir=tmp_path / "run")
+    s = run_session(run, 6, 30.0)
     assert s.status == "interrupted" and s.signal == "SIGTERM" and fake.started == 2
     start, stop = [e for e in events(run.path) if e["event"] in ("start", "stop")]
     assert start["workers"] == 2 and stop["status"] == "interrupted" and stop["signal"] == "SIGTERM"
@@ -179,13 +181,15 @@ def test_a_stop_signal_during_start_up_stops_the_start_up(tmp_path, monkeypatch)
 
 
 def test_a_stop_signal_before_the_workers_start_changes_nothing(tmp_path, monkeypatch):
-    import flipforge.search.run as run_mod
+    from flipforge.search.orchestrator import Interrupted, run_session
+    from flipforge.search.run import create_run
+    from flipforge.search.searchers.flip_pool import FlipPoolSearcher
 
-    monkeypatch.setattr(run_mod, "prepare_kernels", lambda: os.kill(os.getpid(), signal.SIGTERM))
-    run = run_mod.create_run("3x3x3", "F2", seed=1, target_rank=23, run_dir=tmp_path / "run")
+    monkeypatch.setattr(FlipPoolSearcher, "prepare", classmethod(lambda cls: os.kill(os.getpid(), signal.SIGTERM)))
+    run = create_run("3x3x3", "F2", seed=1, target_rank=23, run_dir=tmp_path / "run")
     before = run.checkpoint_file.read_bytes()
-    with pytest.raises(run_mod.Interrupted) as caught:
-        run_mod.execute(run, 2, 30.0)
+    with pytest.raises(Interrupted) as caught:
+        run_session(run, 2, 30.0)
     assert caught.value.signum == signal.SIGTERM and run.checkpoint_file.read_bytes() == before
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handlers are given back
 

@@ -11,7 +11,8 @@ from flipforge.schemes import Scheme, SchemeError, matmul_tensor, read_entries, 
 from flipforge.schemes.canonical import canonical_hash
 from flipforge.schemes.symmetry import isotropy, rotate, transpose
 from flipforge.search.packing import pack, unpack
-from flipforge.search.pool import PoolSearch, WalkParams
+from flipforge.search.pool import PoolSearch
+from flipforge.search.searchers.flip_pool import FlipPoolParams
 from flipforge.verify import verify
 from flipforge.verify.equivalence import compare, find_isotropy, fingerprint
 from flipforge.verify.lift import lift
@@ -25,7 +26,7 @@ def _mod2(s: Scheme) -> Scheme:
 
 def _found_f2(fmt: str, target: int) -> Scheme:
     start = pack(Scheme.naive(matmul_tensor(fmt)), "F2")
-    ps = PoolSearch({start.rank: [start]}, "F2", WalkParams(), 1)
+    ps = PoolSearch({start.rank: [start]}, "F2", FlipPoolParams(), 1)
     while ps.best_rank > target:
         ps.step()
     return unpack(ps.pools[target].members[0], matmul_tensor(fmt))

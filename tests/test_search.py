@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from flipforge.schemes import Scheme, matmul_tensor, read_schemes
 from flipforge.search.packing import pack
-from flipforge.search.pool import PoolSearch, WalkParams
+from flipforge.search.pool import PoolSearch
+from flipforge.search.searchers.flip_pool import FlipPoolParams
 from flipforge.verify import verify
 
 
@@ -66,7 +67,7 @@ def test_pool_search_is_deterministic_for_a_seed():
     start = pack(Scheme.naive(matmul_tensor("3x3x3")), "F3")
     runs = []
     for _ in range(2):
-        ps = PoolSearch({start.rank: [start]}, "F3", WalkParams(pool_size=5), seed=9)
+        ps = PoolSearch({start.rank: [start]}, "F3", FlipPoolParams(pool_size=5), seed=9)
         found = []
         while ps.flips < 300_000:
             found += [s.key() for s in ps.step()]
@@ -219,11 +220,12 @@ class _Recorder:
 
 def test_progress_reports_during_a_run(tmp_path):
     from flipforge.search.cli.progress import PlainReporter, _line
-    from flipforge.search.run import create_run, execute
+    from flipforge.search.orchestrator import run_session
+    from flipforge.search.run import create_run
 
     run = create_run("4x4x4", "F2", seed=1, target_rank=40, runs_root=tmp_path)
     rec = _Recorder()
-    s = execute(run, 2, 2.5, rec, checkpoint_every=1.0)
+    s = run_session(run, 2, 2.5, rec, checkpoint_every=1.0)
     assert s.status == "time" and rec.snaps and rec.bests == sorted(rec.bests, reverse=True)
     assert rec.bests[-1] == s.best_rank < 64
     last = rec.snaps[-1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -12,10 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+from click.core import ParameterSource
 from flipforge.schemes import FlipforgeError
 from flipforge.schemes.db import default_db_path
-from flipforge.search.params import TUNING_LIMIT, WalkParams
+from flipforge.search.backends import BACKENDS
 from flipforge.search.rundir import MAX_SEED, RunDir, default_runs_root, find_run, list_runs, resume_hint
+from flipforge.search.searchers import DEFAULT_SEARCHER, SEARCHERS, get_searcher
 
 if TYPE_CHECKING:
     from flipforge.search.run import Summary
@@ -28,7 +31,7 @@ __all__ = ["search_command", "resume_command", "runs_command", "runs_show_comman
 EXIT_INTERRUPTED = 130  # 128 + SIGINT; SIGTERM gives 143, SIGHUP 129
 EXIT_INTERNAL = 3
 WORKERS_PER_CPU = 4
-_DEFAULTS = WalkParams()
+_POOL_SIZE_DEFAULT = 50
 _EXIT_HELP = (
     "Exit status: 0 target reached, 1 time ran out first, 2 bad input or the\n"
     "run is already running, 3 internal error or the run directory could not\n"
@@ -59,13 +62,14 @@ def max_workers() -> int:
     return WORKERS_PER_CPU * _cpus()
 
 
-def _check_workers(workers: int | None, force: bool) -> int:
-    """The worker count (default: one per CPU), or exit 2 for one below 1 or above 4 x the CPUs."""
+def _check_workers(workers: int | None, force: bool, backend: str = "local") -> int:
+    """The worker count (default: one per CPU), or exit 2 for one below 1 or (local backend)
+    above 4 x the CPUs of this machine."""
     if workers is None:
         return _cpus()
     if workers < 1:
         fail(f"--workers must be at least 1, not {workers}")
-    if workers > max_workers() and not force:
+    if workers > max_workers() and not force and backend == "local":
         fail(
             f"--workers {workers} is more than {WORKERS_PER_CPU} x the {_cpus()} CPU(s) of this machine "
             f"({max_workers()}); use --force to start that many anyway"
@@ -82,11 +86,82 @@ def _check_seed(seed: int | None) -> int:
     return seed
 
 
-def _tuning(flag: str, field: str, help_text: str, *short: str):  # noqa: ANN202 (a click decorator)
-    """An integer walk-tuning option whose default is the WalkParams default."""
-    return click.option(
-        flag, *short, field, type=int, default=getattr(_DEFAULTS, field), show_default=True, help=help_text
-    )
+class SearcherOption(click.Option):
+    """An option of one searcher (``searcher`` names it): ``--help`` lists it under that name."""
+
+    def __init__(self, *args: Any, searcher: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.searcher = searcher
+
+
+class SearchCommand(OneLineCommand):
+    """``--help`` lists the general options, then each searcher's options under its name.
+
+    A searcher registered after this module was imported (a plugin, a test) gets its options
+    here too: ``get_params`` adds them on the fly.
+    """
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        params = super().get_params(ctx)
+        known = {p.name for p in params}
+        extra = [o for o in _searcher_option_list() if o.name not in known]
+        return params[:-1] + extra + params[-1:] if extra else params  # --help stays last
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        params = self.get_params(ctx)
+        general = [p.get_help_record(ctx) for p in params if not isinstance(p, SearcherOption)]
+        with formatter.section("Options"):
+            formatter.write_dl([r for r in general if r])
+        for name, cls in SEARCHERS.items():
+            rows = [p.get_help_record(ctx) for p in params if getattr(p, "searcher", None) == name]
+            rows = [r for r in rows if r]
+            with formatter.section(f"Options of --searcher {name} ({cls.summary})"):
+                if rows:
+                    formatter.write_dl(rows)
+                else:
+                    formatter.write_text("(none)")
+
+
+def _searcher_option_list() -> list[SearcherOption]:
+    """One ``--name`` option per command-line field of every registered searcher (first wins)."""
+    options: dict[str, SearcherOption] = {}
+    for name, cls in SEARCHERS.items():
+        for f in dataclasses.fields(cls.Params):
+            if f.metadata.get("cli", True) and f.name not in options:
+                options[f.name] = SearcherOption(
+                    ["--" + f.name.replace("_", "-"), f.name],
+                    searcher=name,
+                    type=type(f.default),
+                    default=f.default,
+                    show_default=True,
+                    help=f.metadata.get("help", ""),
+                )
+    return list(options.values())
+
+
+def _searcher_values(searcher: str, values: dict[str, Any]) -> dict[str, Any]:
+    """The searcher options given on the command line; exit 2 for one of another searcher."""
+    try:
+        cls = get_searcher(searcher)
+    except FlipforgeError as exc:
+        fail(str(exc))
+    ctx = click.get_current_context()
+    given = {k: v for k, v in values.items() if ctx.get_parameter_source(k) == ParameterSource.COMMANDLINE}
+    own = {f.name for f in dataclasses.fields(cls.Params)}
+    for key in given:
+        if key not in own:
+            fail(f"--{key.replace('_', '-')} is not an option of --searcher {searcher}")
+    return given
+
+
+def _backend(name: str, address: str | None) -> Any:
+    """The backend object, or exit 2 (Ray not installed, --address without Ray)."""
+    from flipforge.search.backends import get_backend
+
+    try:
+        return get_backend(name, address)
+    except FlipforgeError as exc:
+        fail(str(exc))
 
 
 def _exit_code(summary: Summary) -> int:
@@ -135,11 +210,11 @@ def _finish(summary: Summary, run: RunDir, as_json: bool) -> None:
 
 
 def _run(run: RunDir, workers: int, seconds: float | None, quiet: bool, as_json: bool, **options: Any) -> None:
-    from flipforge.search.run import Interrupted, execute  # numba loads here, not for --help
+    from flipforge.search.orchestrator import Interrupted, run_session  # numba loads here, not for --help
 
     reporter = make_reporter(quiet)
     try:
-        summary = execute(run, workers, seconds, reporter, **options)
+        summary = run_session(run, workers, seconds, reporter, **options)
     except Interrupted as exc:  # before any worker started: nothing on disk changed
         reporter.close()
         click.echo(f"interrupted by {exc} before the search started; {resume_hint(run)}", err=True)
@@ -149,12 +224,14 @@ def _run(run: RunDir, workers: int, seconds: float | None, quiet: bool, as_json:
     _finish(summary, run, as_json)
 
 
-_SEARCH_HELP = f"""Search the flip graph for low-rank schemes of FORMAT.
+_SEARCH_HELP = f"""Search for low-rank schemes of FORMAT.
 
 FORMAT is a matrix multiplication format such as 3x3x3, or a .npy file with a 3-way integer
-tensor. Walkers start
-from the naive scheme (or --start), flip at random, take reductions as they appear and plus
-transitions when stuck; a pool of distinct schemes per rank keeps restarts diverse. Every new
+tensor. The default searcher (flip-pool) starts walkers from the naive scheme (or --start);
+they flip at random, take reductions as they appear and plus transitions when stuck, and a
+pool of distinct schemes per rank keeps restarts diverse; --searcher picks another strategy
+(its options are listed under its name below). Workers run as local processes, or as actors
+on a Ray cluster with --backend ray [--address HOST:PORT]. Every new
 best scheme is verified exactly, saved in the run directory (best-<rank>.json) and stored in
 the scheme database, and the checkpoint is rewritten at once, so neither Ctrl-C, SIGTERM nor
 kill -9 loses a scheme found; `flipforge resume RUN` goes on. Ctrl-C, SIGTERM and SIGHUP stop
@@ -171,8 +248,23 @@ Examples:
   flipforge search 3x3x3 --domain ZT -r 23 --seed 7    # valid over every ring
   flipforge search 2x2x2 -d F3 --start builtin:strassen -r 7
   flipforge search 4x4x4 -r 49 --workers 2 --time 10m --json
+  flipforge search 5x5x5 -w 32 --backend ray --address head:6379   # a cluster
 """
 
+_backend_option = click.option(
+    "--backend",
+    type=click.Choice(BACKENDS),
+    default="local",
+    show_default=True,
+    help="Where the workers run: local processes, or Ray actors (pip install 'flipforge[ray]').",
+)
+_address_option = click.option(
+    "--address",
+    default=None,
+    metavar="HOST:PORT",
+    show_default="start Ray on this machine",
+    help="With --backend ray: the Ray cluster to join (its head, `ray start --head`).",
+)
 _workers_option = click.option(
     "--workers",
     "-w",
@@ -201,7 +293,7 @@ def _time_option(help_text: str):  # noqa: ANN202 (a click decorator)
     )
 
 
-@click.command("search", cls=OneLineCommand, help=_SEARCH_HELP)
+@click.command("search", cls=SearchCommand, help=_SEARCH_HELP)
 @click.argument("target", metavar="FORMAT")
 @click.option("--domain", "-d", default="F2", show_default=True, help="F2, F3 or ZT (integers in {-1,0,1}).")
 @click.option(
@@ -229,10 +321,21 @@ def _time_option(help_text: str):  # noqa: ANN202 (a click decorator)
     metavar="naive|builtin:NAME|PATH",
     help="Start scheme(s): naive, builtin:strassen, builtin:winograd, builtin:naive:NxMxP, or a file or folder.",
 )
-@_tuning("--pool-size", "pool_size", "Distinct schemes per rank before the walkers move down to it.", "-k")
-@_tuning("--plus-after", "plus_after", "Flips without a new lowest rank before a plus transition.")
-@_tuning("--plus-delta", "plus_delta", "Plus transitions only while rank < lowest rank + this.")
-@_tuning("--restart-flips", "restart_flips", "Flips without improvement before a walker restarts from the pool.")
+@click.option(
+    "--searcher",
+    default=DEFAULT_SEARCHER,
+    show_default=True,
+    metavar="NAME",
+    help="Search strategy (each one's options are listed below).",
+)
+@click.option(
+    "--pool-size",
+    "-k",
+    type=int,
+    default=_POOL_SIZE_DEFAULT,
+    show_default=True,
+    help="Distinct schemes per rank kept (the walkers move down to a rank once its pool is full).",
+)
 @click.option("--run-dir", default=None, metavar="DIR", show_default="runs/<run-id>", help="Run directory.")
 @click.option(
     "--db",
@@ -262,6 +365,8 @@ def _time_option(help_text: str):  # noqa: ANN202 (a click decorator)
     show_default="off",
     help="Without --target-rank: aim one below the best-known rank (a record).",
 )
+@_backend_option
+@_address_option
 @_force_option
 @_json_option
 @_quiet_option
@@ -274,30 +379,25 @@ def search_command(
     workers: int | None,
     seed: int | None,
     start: str,
+    searcher: str,
     pool_size: int,
-    plus_after: int,
-    plus_delta: int,
-    restart_flips: int,
     run_dir: str | None,
     db_path: str | None,
     no_db: bool,
     lift_to: str | None,
     beyond: bool,
+    backend: str,
+    address: str | None,
     force: bool,
     as_json: bool,
     quiet: bool,
+    **searcher_values: Any,
 ) -> None:
-    for name, value, low in (
-        ("--plus-after", plus_after, 1),
-        ("--plus-delta", plus_delta, 0),
-        ("--restart-flips", restart_flips, 1),
-    ):
-        if not low <= value < TUNING_LIMIT:
-            fail(f"{name} must be an integer from {low} to 2^62-1, not {value}")
-    workers = _check_workers(workers, force)
+    params = _searcher_values(searcher, searcher_values)
+    workers = _check_workers(workers, force, backend)
     seed = _check_seed(seed)
     seconds = parse_duration(time_)
-    params = {"plus_after": plus_after, "plus_delta": plus_delta, "restart_flips": restart_flips}
+    engine = _backend(backend, address)
     from flipforge.search.run import create_run
 
     run = create_run(
@@ -307,6 +407,7 @@ def search_command(
         target_rank=target_rank,
         pool_size=pool_size,
         params=params,
+        searcher=searcher,
         start=start,
         run_dir=run_dir,
         db=None if no_db else (db_path or default_db_path()),
@@ -323,10 +424,10 @@ def search_command(
             goal = f"target rank {config.target_rank}" + (f" ({config.target_source})" if config.target_source else "")
         click.echo(
             f"run {run.run_id} ({run.path}): {config.label} over {config.domain} from rank "
-            f"{state['start_rank']} ({start}), {goal}, {workers} worker(s), seed {seed}",
+            f"{state['start_rank']} ({start}), {goal}, {workers} {searcher} worker(s) on {engine.name}, seed {seed}",
             err=True,
         )
-        _run(run, workers, seconds, quiet, as_json)
+        _run(run, workers, seconds, quiet, as_json, backend=engine)
 
 
 @click.command("resume", cls=OneLineCommand)
@@ -342,6 +443,8 @@ def search_command(
     help="Scheme database for this session's new bests.",
 )
 @click.option("--no-db", is_flag=True, show_default="off", help="Do not write to a database in this session.")
+@_backend_option
+@_address_option
 @_force_option
 @_json_option
 @_quiet_option
@@ -352,11 +455,13 @@ def resume_command(
     workers: int | None,
     db_path: str | None,
     no_db: bool,
+    backend: str,
+    address: str | None,
     force: bool,
     as_json: bool,
     quiet: bool,
 ) -> None:
-    """Continue a run from its last checkpoint.
+    """Continue a run from its last checkpoint (on either backend, whichever it started on).
 
     RUN is a run id under runs/ (or $FLIPFORGE_RUNS) or a run directory. The checkpoint's pools
     and the run's best schemes are re-checked exactly before they are trusted (a checkpoint that
@@ -370,8 +475,9 @@ def resume_command(
     """
     if db_path is not None and no_db:
         fail("give --db PATH or --no-db, not both")
-    workers = _check_workers(workers, force)
+    workers = _check_workers(workers, force, backend)
     seconds = parse_duration(time_)
+    engine = _backend(backend, address)
     run = find_run(run_ref)
     with run.lock():
         from flipforge.search.run import load_checkpoint  # numba loads here, not for --help
@@ -380,11 +486,11 @@ def resume_command(
         state = loaded[0]
         click.echo(
             f"resuming {run.run_id}: best rank {state['best_rank']} after {format_count(state.get('flips', 0))} "
-            f"flips, session {int(state.get('sessions', 0)) + 1}, {workers} worker(s)",
+            f"flips, session {int(state.get('sessions', 0)) + 1}, {workers} worker(s) on {engine.name}",
             err=True,
         )
         db: str | bool = False if no_db else (db_path or True)
-        _run(run, workers, seconds, quiet, as_json, db=db, loaded=loaded)
+        _run(run, workers, seconds, quiet, as_json, db=db, loaded=loaded, backend=engine)
 
 
 def _row(run: RunDir) -> dict[str, Any]:

@@ -33,6 +33,7 @@ __all__ = [
 
 # header fields
 RANK, NPAIRS, DOM, HBITS, CAP, NDIRTY, RNG = 0, 1, 2, 3, 4, 5, 6
+SINCE, WAIT = 7, 20  # the walk's flips since its last new lowest rank, and its current plus wait
 O_FP, O_FN, O_KP, O_KN, O_SG, O_HB, O_NXT, O_PRV, O_HEAD, O_PAIRS, O_PPOS, O_DIRTY = range(8, 20)
 HEADER = 24
 DIRTY_MAX = 64
@@ -107,6 +108,8 @@ def load(m: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> None:
             m[m[O_HEAD] + (s << m[HBITS]) + m[m[O_HB] + 3 * t + s]] = -1
     m[NPAIRS] = 0
     m[NDIRTY] = 0
+    m[SINCE] = 0
+    m[WAIT] = 0
     rank = fp.shape[0]
     for t in range(rank):
         for s in range(3):

@@ -2,7 +2,8 @@
 
 A walker flips at random; reductions happen inside the moves as soon as they appear. After
 ``plus_after`` flips without reaching a new lowest rank it takes a plus transition (rank +1),
-but only while its rank is below ``best + plus_delta``. When no flippable pair is left it
+but only while its rank is below ``best + plus_delta`` (a patient walk doubles that wait after
+each plus transition that did not help). When no flippable pair is left it
 tries a plus transition, then a split. The loop returns when the rank reaches ``target`` or
 after ``max_flips`` flips, so the caller can check the clock and the pool between calls.
 """
@@ -15,29 +16,41 @@ import time
 import numpy as np
 from numba import njit
 
-from .index import NPAIRS, O_FN, O_FP, RANK, new_arena
+from .index import NPAIRS, O_FN, O_FP, RANK, SINCE, WAIT, new_arena
 from .moves import flip, plus, split
 
 __all__ = ["walk", "walk_sparse", "nonzeros", "kernels_cached", "prepare_kernels"]
 
+MAX_WAIT = 1 << 40
+
 
 @njit(cache=True)
-def walk(m: np.ndarray, max_flips: int, target: int, plus_after: int, plus_delta: int, best: int) -> int:
+def walk(
+    m: np.ndarray, max_flips: int, target: int, plus_after: int, plus_delta: int, best: int, patient: bool = False
+) -> int:
     """Walk until rank <= target or ``max_flips`` flips; returns the flips done (refused ones included).
 
     ``best`` is the lowest rank this walker has known (plus transitions are allowed only while
-    the rank is below best + plus_delta); pass the start rank for a fresh walk.
+    the rank is below best + plus_delta); pass the start rank for a fresh walk. A ``patient``
+    walk doubles its wait after every plus transition that did not lead to a new lowest rank
+    (back to ``plus_after`` at the next one): on large formats reductions are rare, and plus
+    transitions that come faster than reductions keep a walker above its lowest rank. The
+    flips since the last new lowest rank and the current wait live in the arena, so a walk
+    split into many calls is the same walk as one long call.
     """
     flips = 0
-    since = 0
+    since = m[SINCE]
+    wait = m[WAIT] if m[WAIT] > 0 else plus_after
     while flips < max_flips:
         rank = m[RANK]
         if rank <= target:
             break
-        if since >= plus_after:
+        if since >= wait:
             since = 0
             if rank < best + plus_delta:
                 plus(m)
+                if patient:
+                    wait = min(2 * wait, MAX_WAIT)
         if not flip(m) and m[NPAIRS] == 0 and not plus(m) and not split(m):
             break
         flips += 1
@@ -45,6 +58,9 @@ def walk(m: np.ndarray, max_flips: int, target: int, plus_after: int, plus_delta
         if m[RANK] < best:
             best = m[RANK]
             since = 0
+            wait = plus_after
+    m[SINCE] = since
+    m[WAIT] = wait
     return flips
 
 
@@ -65,7 +81,7 @@ def prepare_kernels() -> float:
     """
     t0 = time.perf_counter()
     fp = np.array([[1, 1, 1], [2, 2, 2]], np.uint64)
-    walk(new_arena(fp, np.zeros_like(fp), 0, 4, 0), 10, 0, 5, 1, 2)
+    walk(new_arena(fp, np.zeros_like(fp), 0, 4, 0), 10, 0, 5, 1, 2, False)
     return time.perf_counter() - t0
 
 

@@ -1,0 +1,31 @@
+"""The Searcher contract (tests/contract_searcher.py) for every registered searcher and domain.
+
+The cases come from the registry, so a searcher registered in ``flipforge.search.searchers``
+is tested here without a line added.
+"""
+
+from __future__ import annotations
+
+import pytest
+from contract_searcher import SearcherContract
+from flipforge.search.searchers import SEARCHERS
+
+# small options that make a searcher's first steps eventful on 3x3x3 (others run on defaults)
+CASE_PARAMS: dict[str, dict] = {"flip-pool": {"pool_size": 5}}
+
+CASES = [
+    (name, "3x3x3", domain, CASE_PARAMS.get(name, {}))
+    for name, cls in sorted(SEARCHERS.items())
+    for domain in cls.domains
+    if domain in ("F2", "F3", "ZT")
+]
+
+
+class TestRegisteredSearchers(SearcherContract):
+    @pytest.fixture(params=CASES, ids=[f"{c[0]}-{c[2]}" for c in CASES])
+    def searcher_case(self, request):  # noqa: ANN001, ANN201
+        return request.param
+
+
+def test_every_registered_searcher_has_a_case():
+    assert {c[0] for c in CASES} == set(SEARCHERS)
