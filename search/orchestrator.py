@@ -404,6 +404,7 @@ class _Orchestrator:
             "target_rank": self.target,
             "working": [p.rank for p in states],
             "pool_sizes": [p.pools.get(p.rank, 0) for p in states],
+            "current": [p.current if p.current is not None else p.rank for p in states],
         }
 
     def summary(self, elapsed: float) -> Summary:

@@ -81,6 +81,11 @@ class PoolSearch:
     def best_rank(self) -> int:
         return min(r for r, p in self.pools.items() if p.members)
 
+    @property
+    def walk_rank(self) -> int:
+        """The lowest rank of the current walk (the working rank between walks)."""
+        return self._walk_best if self._active else self.rank
+
     def _working_rank(self, initial: bool = False) -> int:
         """The lowest rank whose pool is full; at the start, the lowest non-empty one."""
         full = [r for r, p in self.pools.items() if len(p.members) >= self.params.pool_size]

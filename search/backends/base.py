@@ -35,6 +35,7 @@ __all__ = [
     "Done",
     "Failed",
     "merge_pools",
+    "WorkerRoster",
     "MAX_RESPAWNS",
     "SHUTDOWN_WAIT",
 ]
@@ -187,6 +188,47 @@ class WorkerLoop:
             return []
         self.done = True
         return [self.pools_event(), Done(self.worker, self.searcher.progress().work)]
+
+
+class WorkerRoster:
+    """What a backend keeps to replace a lost worker: who has finished, how often each was
+    replaced, each one's latest pools and the bests they found."""
+
+    def __init__(self, spec: WorkerSpec) -> None:
+        self.spec = spec
+        self.done: list[bool] = []
+        self.respawns: list[int] = []
+        self.latest: list[CandidatePools] = []
+        self.found: CandidatePools = {}
+
+    def add(self) -> int:
+        """Book a new worker; returns its index."""
+        self.done.append(False)
+        self.respawns.append(0)
+        self.latest.append(self.spec.start)
+        return len(self.done) - 1
+
+    def note(self, event: Event) -> Event:
+        if isinstance(event, Pools):
+            self.latest[event.worker] = event.pools
+        elif isinstance(event, Found):
+            c = event.report.candidate
+            self.found.setdefault(c.rank, []).append(c)
+        elif isinstance(event, (Done, Failed)):
+            self.done[event.worker] = True
+        return event
+
+    def replacement(self, w: int) -> WorkerSpec | None:
+        """The spec a replacement for lost worker ``w`` starts from (the latest pools of all), or
+        None (and ``w`` finished) once it was lost more than MAX_RESPAWNS times."""
+        self.respawns[w] += 1
+        if self.respawns[w] > MAX_RESPAWNS:
+            self.done[w] = True
+            return None
+        return self.spec.restarted(merge_pools([self.found, *self.latest], self.spec.pool_limit * len(self.done)))
+
+    def running(self) -> int:
+        return self.done.count(False)
 
 
 class Backend(ABC):

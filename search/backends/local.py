@@ -21,20 +21,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..searchers import Candidate
-from .base import (
-    MAX_RESPAWNS,
-    SHUTDOWN_WAIT,
-    Backend,
-    Done,
-    Event,
-    Failed,
-    Found,
-    Lost,
-    Pools,
-    WorkerLoop,
-    WorkerSpec,
-    merge_pools,
-)
+from .base import SHUTDOWN_WAIT, Backend, Event, Failed, Lost, WorkerLoop, WorkerRoster, WorkerSpec
 
 __all__ = ["LocalBackend", "STOP_SIGNALS", "signals_blocked"]
 
@@ -111,25 +98,23 @@ class LocalBackend(Backend):
         self.ctx = _context()
         self.procs: list[Any] = []
         self.inboxes: list[Any] = []
-        self.done: list[bool] = []
-        self.respawns: list[int] = []
-        self.latest: list[dict] = []
-        self.found: dict[int, list[Candidate]] = {}
-        self.spec: WorkerSpec | None = None
+        self.roster: WorkerRoster | None = None
         self.parent = os.getpid()
+
+    @property
+    def done(self) -> list[bool]:
+        return self.roster.done if self.roster is not None else []
 
     def start(self, n_workers: int, spec: WorkerSpec, cancel: Callable[[], bool] | None = None) -> int:
         spec.searcher_class().prepare()
-        self.spec = spec
+        self.roster = WorkerRoster(spec)
         self.out = self.ctx.Queue()
         self.stop_event = self.ctx.Event()
-        for w in range(n_workers):
+        for _ in range(n_workers):
             if cancel is not None and cancel():  # a stop during start-up stops the start-up
                 break
+            w = self.roster.add()
             self.inboxes.append(self.ctx.Queue())
-            self.done.append(False)
-            self.respawns.append(0)
-            self.latest.append(spec.start)
             self.procs.append(self._spawn(w, 0, spec))
         return len(self.procs)
 
@@ -144,23 +129,12 @@ class LocalBackend(Backend):
             proc.start()
         return proc
 
-    def _note(self, event: Event) -> Event:
-        """Keep what a replacement worker would start from; mark finished workers."""
-        if isinstance(event, Pools):
-            self.latest[event.worker] = event.pools
-        elif isinstance(event, Found):
-            c = event.report.candidate
-            self.found.setdefault(c.rank, []).append(c)
-        elif isinstance(event, (Done, Failed)):
-            self.done[event.worker] = True
-        return event
-
     def _drain(self, timeout: float, limit: int | None = None) -> list[Event]:
         events: list[Event] = []
         with contextlib.suppress(queue.Empty):
-            events.append(self._note(self.out.get(timeout=timeout) if timeout > 0 else self.out.get_nowait()))
+            events.append(self.roster.note(self.out.get(timeout=timeout) if timeout > 0 else self.out.get_nowait()))
             while limit is None or len(events) < limit:
-                events.append(self._note(self.out.get_nowait()))
+                events.append(self.roster.note(self.out.get_nowait()))
         return events
 
     def events(self, timeout: float) -> list[Event]:
@@ -171,16 +145,14 @@ class LocalBackend(Backend):
         for w in lost:
             if self.done[w] or any(isinstance(e, Failed) and e.worker == w for e in events):
                 continue
-            self.respawns[w] += 1
             code = self.procs[w].exitcode
-            if self.respawns[w] > MAX_RESPAWNS:
+            spec = self.roster.replacement(w)  # type: ignore[union-attr]
+            if spec is None:
                 events.append(Failed(w, f"worker {w} keeps ending unexpectedly (last exit code {code})"))
-                self.done[w] = True
                 continue
-            assert self.spec is not None
-            pools = merge_pools([self.found, *self.latest], self.spec.pool_limit * len(self.procs))
-            self.procs[w] = self._spawn(w, self.respawns[w], self.spec.restarted(pools))
-            events.append(Lost(w, f"exit code {code}", self.respawns[w], code))
+            respawn = self.roster.respawns[w]  # type: ignore[union-attr]
+            self.procs[w] = self._spawn(w, respawn, spec)
+            events.append(Lost(w, f"exit code {code}", respawn, code))
         return events
 
     def broadcast(self, message: Candidate) -> None:

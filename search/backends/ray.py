@@ -34,18 +34,15 @@ from flipforge.schemes import SchemeError
 
 from ..searchers import Candidate
 from .base import (
-    MAX_RESPAWNS,
     SHUTDOWN_WAIT,
     Backend,
     Done,
     Event,
     Failed,
-    Found,
     Lost,
-    Pools,
     WorkerLoop,
+    WorkerRoster,
     WorkerSpec,
-    merge_pools,
 )
 
 __all__ = ["RayBackend", "FlipforgeWorker", "connect", "SLICE"]
@@ -226,14 +223,14 @@ class RayBackend(Backend):
         self.owns_ray = connect(self.address)
         self.actors: list[Any] = []
         self.inboxes: list[list[Candidate]] = []
-        self.done: list[bool] = []
-        self.respawns: list[int] = []
-        self.latest: list[dict] = []
-        self.found: dict[int, list[Candidate]] = {}
+        self.roster: WorkerRoster | None = None
         self.calls: dict[Any, int] = {}  # in-flight ``run`` call -> worker
         self.backlog: list[Event] = []  # events of the warm-up, handed out by the next ``events``
-        self.spec: WorkerSpec | None = None
         self.options: dict[str, Any] = {}
+
+    @property
+    def done(self) -> list[bool]:
+        return self.roster.done if self.roster is not None else []
 
     # --- the Backend seam ------------------------------------------------------------------------
 
@@ -241,16 +238,14 @@ class RayBackend(Backend):
         searcher = spec.searcher_class()
         if not searcher.is_compiled():  # compile once here, not in every actor on this machine
             searcher.prepare()
-        self.spec = spec
+        self.roster = WorkerRoster(spec)
         self.options = _placement(n_workers)
         shared = ray.put(spec)  # one copy in the object store for every first actor
-        for w in range(n_workers):
+        for _ in range(n_workers):
             if cancel is not None and cancel():  # a stop during start-up stops the start-up
                 break
+            w = self.roster.add()
             self.inboxes.append([])
-            self.done.append(False)
-            self.respawns.append(0)
-            self.latest.append(spec.start)
             self.actors.append(self._actor(w, 0, shared))
         self._warm_up(cancel)
         for w, actor in enumerate(self.actors):
@@ -294,7 +289,8 @@ class RayBackend(Backend):
                 events += self._collect(ref, pending.pop(ref), go_on=False)
         for w in range(len(self.actors)):
             self._kill(w)
-        self.done = [True] * len(self.actors)
+        if self.roster is not None:
+            self.roster.done[:] = [True] * len(self.actors)
         if self.owns_ray:
             ray.shutdown()
             self.owns_ray = False
@@ -344,25 +340,18 @@ class RayBackend(Backend):
 
     def _note(self, event: Event) -> None:
         """Keep what a replacement worker would start from; mark (and free) finished workers."""
-        if isinstance(event, Pools):
-            self.latest[event.worker] = event.pools
-        elif isinstance(event, Found):
-            c = event.report.candidate
-            self.found.setdefault(c.rank, []).append(c)
-        elif isinstance(event, (Done, Failed)):
-            self.done[event.worker] = True
+        self.roster.note(event)  # type: ignore[union-attr]
+        if isinstance(event, (Done, Failed)):
             self._kill(event.worker)
 
     def _lost(self, w: int, exc: Exception) -> list[Event]:
         """Worker ``w``'s actor died: replace it from the latest pools, or fail after too many."""
         self._kill(w)
-        self.respawns[w] += 1
         reason = _why_lost(exc)
-        if self.respawns[w] > MAX_RESPAWNS:
-            self.done[w] = True
+        spec = self.roster.replacement(w)  # type: ignore[union-attr]
+        if spec is None:
             return [Failed(w, f"worker {w} keeps ending unexpectedly (last: {reason})")]
-        assert self.spec is not None
-        pools = merge_pools([self.found, *self.latest], self.spec.pool_limit * len(self.actors))
-        self.actors[w] = self._actor(w, self.respawns[w], self.spec.restarted(pools))
+        respawn = self.roster.respawns[w]  # type: ignore[union-attr]
+        self.actors[w] = self._actor(w, respawn, spec)
         self._call(w, self.actors[w])
-        return [Lost(w, reason, self.respawns[w], None)]
+        return [Lost(w, reason, respawn, None)]

@@ -39,9 +39,11 @@ def _line(snap: dict[str, Any]) -> str:
     target = snap["target_rank"]
     best = f"best rank {snap['best_rank']}" + (f" (target {target})" if target is not None else "")
     pools = ", ".join(f"{r}:{n}" for r, n in zip(snap["working"], snap["pool_sizes"], strict=True))
+    current = ", ".join(str(r) for r in snap.get("current", []))
     return (
-        f"[{format_duration(snap['elapsed'])}] {best} | {format_count(snap['rate'])} flips/s | "
-        f"{format_count(snap['flips'])} flips | restart pools (rank:size) {pools or '-'}"
+        f"[{format_duration(snap['elapsed'])}] {best} | workers at {current or '-'} | "
+        f"{format_count(snap['rate'])} flips/s | {format_count(snap['flips'])} flips | "
+        f"restart pools (rank:size) {pools or '-'}"
     )
 
 

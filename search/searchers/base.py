@@ -138,11 +138,13 @@ class Report:
 
 @dataclass(frozen=True)
 class Progress:
-    """What a searcher is doing now (the progress line): work done, current rank, pool sizes."""
+    """What a searcher is doing now (the progress line): work done, the rank its pool works at,
+    pool sizes, and the rank its walker (or current candidate) is at."""
 
     work: int
     rank: int
     pools: dict[int, int] = field(default_factory=dict)
+    current: int | None = None
 
 
 class Searcher(ABC):

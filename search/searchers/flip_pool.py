@@ -89,7 +89,7 @@ class FlipPoolSearcher(Searcher):
 
     def progress(self) -> Progress:
         s = self.search
-        return Progress(s.flips, s.rank, {r: len(p) for r, p in s.snapshot().items()})
+        return Progress(s.flips, s.rank, {r: len(p) for r, p in s.snapshot().items()}, s.walk_rank)
 
     def best_rank(self) -> int:
         return self.search.best_rank
