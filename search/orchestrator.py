@@ -340,7 +340,7 @@ class _Orchestrator:
                     out.setdefault(rank, []).append(c)
         return out
 
-    def checkpoint(self) -> None:
+    def checkpoint(self, elapsed: float | None = None) -> None:
         """Write the pools (this session's bests first) and counters, then announce the new bests."""
         if self.sinks.disk_error is not None:
             self.checkpoint_saved = False
@@ -350,7 +350,7 @@ class _Orchestrator:
         merged = merge_pools([self.found, *pools], self.config.pool_size * len(workers))
         self.state.update(
             flips=self.flips_before + sum(self.work.values()),
-            seconds=round(self.seconds_before + time.monotonic() - self.t0, 3),
+            seconds=round(self.seconds_before + (elapsed if elapsed is not None else time.monotonic() - self.t0), 3),
             best_rank=self.best_rank,
         )
         packed = {r: [c.packed for c in members if c.packed is not None] for r, members in merged.items()}
@@ -379,7 +379,7 @@ class _Orchestrator:
             self.status, self.error = "error", self.sinks.disk_error
         elapsed = time.monotonic() - self.t0
         self.state["status"] = self.status
-        self.checkpoint()
+        self.checkpoint(elapsed)  # the same seconds in the checkpoint and the stop event
         caught = self.signals.caught if self.status == "interrupted" else None
         self.event(
             "stop",

@@ -186,6 +186,7 @@ def cluster() -> Iterator[Cluster]:
     saved = {k: os.environ.get(k) for k in CLUSTER_ENV}
     os.environ.update(CLUSTER_ENV)
     c = _start_cluster()
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         ray.init(
             address=c.address,
@@ -196,6 +197,8 @@ def cluster() -> Iterator[Cluster]:
                 "worker_process_setup_hook": f"{__name__}.register_failing_searcher",
             },
         )
+        for sig, handler in handlers.items():  # ray.init takes SIGTERM; the later tests need it back
+            signal.signal(sig, handler)
         yield c
     finally:
         ray.shutdown()

@@ -23,7 +23,9 @@ import copy
 import logging
 import os
 import re
+import signal
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -186,6 +188,26 @@ def connect(address: str | None) -> bool:
         return False
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     quiet: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False}
+    with _own_signals():
+        _init(address, quiet)
+    _raylet_errors_to_log()
+    return not address
+
+
+@contextlib.contextmanager
+def _own_signals() -> Iterator[None]:
+    """Keep this process's SIGINT/SIGTERM handlers: ``ray.init`` installs its own, but stop
+    signals are the orchestrator's (checkpoint, then a clean stop)."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            for sig, handler in saved.items():
+                signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+
+
+def _init(address: str | None, quiet: dict[str, Any]) -> None:
     try:
         if address:
             _check_reachable(address)
@@ -199,8 +221,6 @@ def connect(address: str | None) -> bool:
         if address and os.environ.get("RAY_AUTH_MODE", "").lower() != "token":
             hint = f" ({AUTH_HINT})"
         raise SchemeError(f"--backend ray: cannot reach {where}: {_one_line(str(exc))}{hint}") from None
-    _raylet_errors_to_log()
-    return not address
 
 
 def _placement(n_workers: int) -> dict[str, Any]:
@@ -289,6 +309,7 @@ class RayBackend(Backend):
                 events += self._collect(ref, pending.pop(ref), go_on=False)
         for w in range(len(self.actors)):
             self._kill(w)
+        self._confirm_dead()
         if self.roster is not None:
             self.roster.done[:] = [True] * len(self.actors)
         if self.owns_ray:
@@ -316,6 +337,28 @@ class RayBackend(Backend):
     def _call(self, w: int, actor: Any) -> None:
         inbox, self.inboxes[w] = self.inboxes[w], []
         self.calls[actor.run.remote(SLICE, inbox)] = w
+
+    def _confirm_dead(self, tries: int = 20) -> None:
+        """Wait until every killed actor is gone (``ray.kill`` returns before the actor ends)."""
+        left = list(self.actors)
+        for _ in range(tries):
+            alive = []
+            for actor in left:
+                try:
+                    ray.get(actor.pid.remote(), timeout=5)
+                except ray.exceptions.RayActorError:
+                    continue  # dead, as it should be
+                except ray.exceptions.GetTimeoutError:
+                    pass  # still busy: kill it again
+                except Exception:  # noqa: BLE001 (Ray shut down, or an unreachable node: nothing to wait for)
+                    continue
+                alive.append(actor)
+                with contextlib.suppress(Exception):
+                    ray.kill(actor, no_restart=True)
+            if not alive:
+                return
+            left = alive
+            time.sleep(0.1)
 
     def _kill(self, w: int) -> None:
         with contextlib.suppress(Exception):  # already dead, or Ray already shut down
