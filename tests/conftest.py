@@ -50,3 +50,24 @@ def denied_runner(probe: Path) -> list[str] | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return prefix if check.returncode != 0 else None
+
+
+@pytest.fixture(autouse=True)
+def _signal_state_is_restored(request):
+    """Each test leaves SIGINT/SIGTERM handlers and the signal mask as it found them (a search
+    started later inherits an ignored or blocked signal and could not be stopped); a test that
+    changed them is named in the warning summary."""
+    import signal
+    import warnings
+
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    yield
+    changed = [sig.name for sig, h in handlers.items() if signal.getsignal(sig) is not h]
+    if signal.pthread_sigmask(signal.SIG_BLOCK, []) != mask:
+        changed.append("mask")
+    for sig, h in handlers.items():
+        signal.signal(sig, h if h is not None else signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    if changed:
+        warnings.warn(f"{request.node.nodeid} changed the signal state: {', '.join(changed)}", stacklevel=1)

@@ -202,6 +202,8 @@ def cluster() -> Iterator[Cluster]:
         yield c
     finally:
         ray.shutdown()
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
         tree = c.processes()
         _stop_cluster(c)
         for k, v in saved.items():
