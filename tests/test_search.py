@@ -129,7 +129,7 @@ def test_ctrl_c_writes_the_checkpoint_and_says_how_to_resume(flipforge_cmd, tmp_
     proc = _start(flipforge_cmd, tmp_path)
     workers = _children(proc.pid)
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
+    out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130
     assert "interrupted" in out and "flipforge resume" in out and "Traceback" not in out + err
     ckpt = json.loads((tmp_path / "run" / "checkpoint.json").read_text())
