@@ -9,13 +9,15 @@ The database refuses unverified schemes: it is opened with a ``verifier`` (``fli
 ``verify``, passed in by the caller because schemes/ must not import verify/) and runs it on
 every scheme before storing it.
 
-Rows are grouped by *tensor key*: the sorted format (``3x4x5``) for matrix multiplication,
-whose rank does not depend on the order of n, m, p; for any other target tensor its label and
-a digest of its entries (``tensor[4x4x4]#1f0c...``), so two different tensors never share a
-row. The literature's best-known ranks (``data/best_known.csv``, one citation per format and
-class) are read from the installed package, never from a database, so a fixed citation reaches
-every database at once; the ``best_known`` table keeps the literature as seeded plus the
-records flipforge stored below it.
+Rows are grouped by *target key* (the ``target`` column): the sorted format (``3x4x5``) for
+matrix multiplication, whose rank does not depend on the order of n, m, p; the name of a
+structured or polynomial product (``ug-444``, ``pm-22``), where permuting dimensions is no
+symmetry; for any other tensor its label and a digest of its entries
+(``tensor[4x4x4]#1f0c...``), so two different tensors never share a row. The literature's
+best-known ranks (``data/best_known.csv`` for matmul, ``data/best_known_structured.csv`` for
+structured products; one citation per target and class) are read from the installed package,
+never from a database, so a fixed citation reaches every database at once; the ``best_known``
+table keeps the literature as seeded plus the records flipforge stored below it.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ __all__ = [
     "MAX_ID",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 RANK_CLASSES = ("F2", "F3", "ZT", "Z", "Q")
 MAX_ID = 2**63 - 1
 """The largest id SQLite can store (a signed 64-bit integer)."""
@@ -97,10 +99,15 @@ _MIGRATIONS: dict[int, list[str]] = {
     ],
     # 2: non-matmul rows keyed by the tensor's entries, literature rows refreshed (SchemeDB._migrate_2)
     2: ["CREATE INDEX IF NOT EXISTS schemes_by_created ON schemes (created, id)"],
+    # 3: the row key names the target (3x4x5, ug-444, pm-22, name#digest), not only a sorted format
+    3: [
+        "ALTER TABLE schemes RENAME COLUMN sorted_format TO target",
+        "ALTER TABLE best_known RENAME COLUMN sorted_format TO target",
+    ],
 }
 
 SORT_ORDERS: dict[str, str] = {
-    "rank": "length(sorted_format), sorted_format, rank, additions_naive, id",
+    "rank": "length(target), target, rank, additions_naive, id",
     "additions": "additions_naive, rank, id",
     "created": "created DESC, id DESC",
 }
@@ -118,19 +125,32 @@ def default_db_path() -> Path:
 
 @lru_cache(maxsize=1)
 def literature() -> dict[tuple[str, str], tuple[int, str]]:
-    """(sorted format, class) -> (rank, citation) from the shipped ``data/best_known.csv``.
+    """(target key, class) -> (rank, citation) from the shipped tables: ``data/best_known.csv``
+    (matrix multiplication, keyed by sorted format) and ``data/best_known_structured.csv``
+    (structured products, keyed by name such as ``ug-444``).
 
     Only what the literature gives: a pair that is not there has no published value.
     """
-    text = resources.files("flipforge.schemes").joinpath("data/best_known.csv").read_text(encoding="utf-8")
+    data = resources.files("flipforge.schemes").joinpath("data")
     out: dict[tuple[str, str], tuple[int, str]] = {}
-    for r in csv.DictReader(text.splitlines()):
-        fmt = sorted_format_name((int(r["n"]), int(r["m"]), int(r["p"])))
-        for cls in r["classes"].split():
-            if cls not in RANK_CLASSES or (fmt, cls) in out:
-                raise ValueError(f"best_known.csv: bad or repeated class {cls!r} for {fmt}")
-            out[(fmt, cls)] = (int(r["rank"]), r["citation"])
+    for name in ("best_known.csv", "best_known_structured.csv"):
+        for r in csv.DictReader(data.joinpath(name).read_text(encoding="utf-8").splitlines()):
+            key = r["target"] if "target" in r else sorted_format_name((int(r["n"]), int(r["m"]), int(r["p"])))
+            for cls in r["classes"].split():
+                if cls not in RANK_CLASSES or (key, cls) in out:
+                    raise ValueError(f"{name}: bad or repeated class {cls!r} for {key}")
+                out[(key, cls)] = (int(r["rank"]), r["citation"])
     return out
+
+
+def target_kind(key: str) -> str:
+    """``matmul`` for a sorted format key (``3x4x5``), ``structured`` for ``ug-444``, ``poly`` for
+    ``pm-22``, else ``file`` (a tensor's label#digest)."""
+    if _format_key(key)[0] == 0:
+        return "matmul"
+    if "#" in key:
+        return "file"
+    return "poly" if key.startswith("pm-") else "structured"
 
 
 def best_known_table() -> list[dict[str, Any]]:
@@ -141,7 +161,9 @@ def best_known_table() -> list[dict[str, Any]]:
     """
     rows: dict[str, dict[str, Any]] = {}
     for (fmt, cls), (rank, cite) in literature().items():
-        row = rows.setdefault(fmt, {"format": fmt, **dict.fromkeys(RANK_CLASSES), "citations": {}})
+        row = rows.setdefault(
+            fmt, {"format": fmt, "kind": target_kind(fmt), **dict.fromkeys(RANK_CLASSES), "citations": {}}
+        )
         row[cls] = rank
         row["citations"][cls] = cite
     for row in rows.values():
@@ -158,9 +180,13 @@ def best_known_table() -> list[dict[str, Any]]:
 
 def tensor_key(tensor: Tensor) -> tuple[str, str]:
     """(``tensor`` column, row key) of a target: ("matmul", "3x4x5") for matrix multiplication,
-    else (name:digest, label#digest) so that different tensors never share a row."""
+    whose rank does not depend on the order of n, m, p; (kind, name) for a structured or polynomial
+    product ("structured", "ug-444"), where permuting dimensions is no symmetry; else
+    (name:digest, label#digest) so that different tensors never share a row."""
     if tensor.fmt is not None:
         return "matmul", sorted_format_name(tensor.fmt)
+    if tensor.is_named:
+        return tensor.kind, tensor.key
     digest = tensor_digest(tensor)
     return f"{tensor.name}:{digest}", f"{tensor.label()}#{digest[:8]}"
 
@@ -186,7 +212,7 @@ class StoredScheme:
     id: int
     hash: str
     format: str
-    sorted_format: str
+    target: str
     tensor: str
     domain: str
     rank: int
@@ -208,7 +234,7 @@ class StoredScheme:
     @property
     def key(self) -> str:
         """The row name shown to users: the format for matmul, label#digest for other tensors."""
-        return self.format if self.tensor == "matmul" else self.sorted_format
+        return self.format if self.tensor == "matmul" else self.target
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "scheme_json"}
@@ -379,6 +405,8 @@ class SchemeDB:
                     self._seed_best_known()
                 if target == 2:
                     self._migrate_2()
+                if target == 3:
+                    self._seed_best_known()  # the structured products' literature
                 self.conn.execute("INSERT INTO schema_version VALUES (?)", (target,))
 
     def _seed_best_known(self) -> None:
@@ -506,7 +534,7 @@ class SchemeDB:
         )
         with self._write():
             cur = self.conn.execute(
-                "INSERT OR IGNORE INTO schemes (hash, tensor, format, sorted_format, domain, rank, coefficients, "
+                "INSERT OR IGNORE INTO schemes (hash, tensor, format, target, domain, rank, coefficients, "
                 "nnz, additions_naive, verified, scheme, run, seed, worker, source, imported_from, created) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)",
                 row,
@@ -525,7 +553,7 @@ class SchemeDB:
         for cls in rank_classes(domain, coeffs):
             self.conn.execute(
                 "INSERT INTO best_known VALUES (?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (sorted_format, class) DO UPDATE SET rank = excluded.rank, citation = excluded.citation, "
+                "ON CONFLICT (target, class) DO UPDATE SET rank = excluded.rank, citation = excluded.citation, "
                 "scheme_id = excluded.scheme_id, updated = excluded.updated WHERE excluded.rank < best_known.rank",
                 (fmt, cls, rank, by, scheme_id, _now()),
             )
@@ -545,7 +573,7 @@ class SchemeDB:
     def _where(fmt: str | None, domain: str | None, rank: int | None) -> tuple[str, list[Any]]:
         where, args = [], []
         if fmt is not None:
-            where.append("sorted_format = ?")
+            where.append("target = ?")
             args.append(fmt)
         if domain is not None:
             where.append("domain = ?")
@@ -604,7 +632,7 @@ class SchemeDB:
         with flipforge), or a record in this database when it is lower."""
         lit = literature().get((fmt, cls))
         row = self.conn.execute(
-            "SELECT rank, citation FROM best_known WHERE sorted_format = ? AND class = ? AND scheme_id IS NOT NULL",
+            "SELECT rank, citation FROM best_known WHERE target = ? AND class = ? AND scheme_id IS NOT NULL",
             (fmt, cls),
         ).fetchone()
         record = (int(row[0]), str(row[1])) if row else None
@@ -622,8 +650,8 @@ class SchemeDB:
         ours: dict[tuple[str, str], int] = {}
         tensors: dict[str, str] = {}
         for key, tensor, domain, coeffs, rank in self.conn.execute(
-            "SELECT sorted_format, tensor, domain, coefficients, min(rank) FROM schemes "
-            "GROUP BY sorted_format, tensor, domain, coefficients"
+            "SELECT target, tensor, domain, coefficients, min(rank) FROM schemes "
+            "GROUP BY target, tensor, domain, coefficients"
         ):
             tensors[key] = tensor
             for cls in rank_classes(domain, coeffs):
@@ -632,11 +660,11 @@ class SchemeDB:
         keys = sorted({k for k, _ in ours} | {f for f, _ in lit}, key=_format_key)
         out = []
         for key in keys:
-            matmul = tensors.get(key, "matmul") == "matmul"
-            row: dict[str, Any] = {"format": key, "tensor": "matmul" if matmul else tensors[key]}
+            kind = target_kind(key)
+            row: dict[str, Any] = {"format": key, "kind": kind, "tensor": tensors.get(key, kind)}
             for cls in RANK_CLASSES:
                 mine = ours.get((key, cls))
-                known = lit.get((key, cls)) if matmul else None
+                known = lit.get((key, cls)) if kind != "file" else None
                 row[cls] = {
                     "ours": mine,
                     "best_known": known[0] if known else None,

@@ -12,7 +12,7 @@ import numpy as np
 from .coeffs import exact_array, is_integral, scaled_integers
 from .domain import Domain
 from .errors import FormatError, SchemeError
-from .tensor import Tensor, matmul_tensor
+from .tensor import Tensor, matmul_tensor, parse_target
 
 __all__ = ["Scheme", "BUILTIN_PREFIX", "builtin_scheme"]
 
@@ -49,7 +49,10 @@ class Scheme:
         check: bool = True,
     ) -> Scheme:
         """Build a scheme from nested lists or arrays (r rows each), converting coefficients exactly."""
-        t = tensor if isinstance(tensor, Tensor) else matmul_tensor(tensor)
+        if isinstance(tensor, Tensor):
+            t = tensor
+        else:
+            t = parse_target(tensor) if isinstance(tensor, str) else matmul_tensor(tensor)
         dom = Domain.parse(domain) if domain is not None else None
         s = cls(t, exact_array(u, "u"), exact_array(v, "v"), exact_array(w, "w"), dom, dict(meta or {}))
         if check:
@@ -128,8 +131,10 @@ class Scheme:
     @classmethod
     def naive(cls, target: Tensor | str | tuple[int, int, int]) -> Scheme:
         """The trivial decomposition. For matmul (a format, or a matmul Tensor) the schoolbook scheme
-        of rank n*m*p, one product A[i][j]·B[j][k] per term, claimed over ZT; for any other tensor one
-        term per nonzero fibre T[i, j, :], with no claimed domain."""
+        of rank n*m*p, one product A[i][j]·B[j][k] per term, claimed over ZT; for any other target one
+        term per nonzero fibre T[i, j, :], claimed over ZT when every entry is -1, 0 or 1."""
+        if isinstance(target, str):
+            target = parse_target(target)
         if isinstance(target, Tensor) and not target.is_matmul:
             i_idx, j_idx = np.nonzero(np.any(target.array != 0, axis=2))
             r = len(i_idx)
@@ -138,7 +143,8 @@ class Scheme:
             u[np.arange(r), i_idx] = 1
             v[np.arange(r), j_idx] = 1
             w = target.array[i_idx, j_idx, :].astype(np.int64)
-            return cls(target, u, v, w, None, {"name": "naive"})
+            claim = Domain("ZT") if target.is_named and np.abs(target.array).max(initial=0) <= 1 else None
+            return cls(target, u, v, w, claim, {"name": "naive"})
         t = matmul_tensor(target.fmt if isinstance(target, Tensor) else target)  # type: ignore[arg-type]
         n, m, p = t.fmt  # type: ignore[misc]
         r = n * m * p
@@ -177,7 +183,8 @@ class Scheme:
 
 def builtin_scheme(name: str) -> Scheme:
     """The scheme every command accepts by name: ``builtin:strassen``, ``builtin:winograd`` or
-    ``builtin:naive:NxMxP``; a FormatError names the choices for anything else."""
+    ``builtin:naive:TARGET`` (any target name: ``3x3x3``, ``ug-444``, ``pm-22``); a FormatError
+    names the choices for anything else."""
     spec = name[len(BUILTIN_PREFIX) :] if name.startswith(BUILTIN_PREFIX) else name
     if spec == "strassen":
         return Scheme.strassen()
@@ -185,4 +192,4 @@ def builtin_scheme(name: str) -> Scheme:
         return Scheme.strassen_winograd()
     if spec.startswith("naive:"):
         return Scheme.naive(spec[len("naive:") :])
-    raise FormatError(f"unknown built-in {name!r}: use builtin:strassen, builtin:winograd or builtin:naive:NxMxP")
+    raise FormatError(f"unknown built-in {name!r}: use builtin:strassen, builtin:winograd or builtin:naive:TARGET")

@@ -1,7 +1,9 @@
-"""Target tensors: matrix multiplication <n,m,p> in the cyclic convention, or any 3-way tensor.
+"""The Tensor object every command works on, plus the two oldest target kinds: matrix
+multiplication <n,m,p> in the cyclic convention, and any 3-way tensor from a ``.npy`` file.
 
 The cyclic convention (DESIGN.md §1): ``T[i*m+j, j*p+k, k*n+i] = 1``, so the third factor of a
-scheme indexes C transposed: ``w[k*n+i]`` is the coefficient of a product in C[i][k].
+scheme indexes C transposed: ``w[k*n+i]`` is the coefficient of a product in C[i][k]. Structured
+products and polynomial products live in ``targets/``, which names every kind.
 """
 
 from __future__ import annotations
@@ -10,10 +12,14 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import FormatError, TensorError
+
+if TYPE_CHECKING:
+    from .targets.layout import Layout
 
 __all__ = [
     "MAX_TENSOR_ENTRIES",
@@ -68,12 +74,19 @@ def sorted_format_name(fmt: str | tuple[int, int, int]) -> str:
 class Tensor:
     """A target tensor of shape (I, J, K) with integer entries.
 
-    ``fmt`` is set for matrix multiplication, where I = n*m, J = m*p, K = p*n.
+    ``fmt`` is set for matrix multiplication, where I = n*m, J = m*p, K = p*n. ``kind`` is
+    ``matmul``, ``structured`` (``name`` is then the product, e.g. ``ug-444``), ``poly``
+    (``pm-22``) or ``file`` (any tensor; ``name`` is the file's stem).
     """
 
     name: str
     array: np.ndarray = field(repr=False)
     fmt: tuple[int, int, int] | None = None
+    kind: str = "file"
+
+    def __post_init__(self) -> None:
+        if self.fmt is not None and self.kind != "matmul":
+            object.__setattr__(self, "kind", "matmul")
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -83,16 +96,37 @@ class Tensor:
     def is_matmul(self) -> bool:
         return self.fmt is not None
 
+    @property
+    def is_named(self) -> bool:
+        """True when the name alone defines the tensor (matmul, structured and polynomial products)."""
+        return self.kind != "file"
+
+    @property
+    def key(self) -> str:
+        """The stable target name: ``3x4x5``, ``ug-444``, ``pm-22``, or a file tensor's name."""
+        return format_name(self.fmt) if self.fmt is not None else self.name
+
     def label(self, with_shape: bool = True) -> str:
-        """Short human name: ``3x3x3`` for matmul, else the tensor's name and (``with_shape``) its
-        shape; run ids and run configs use the name alone."""
-        if self.fmt is not None:
-            return format_name(self.fmt)
+        """Short human name: the target's name, and for a file tensor (``with_shape``) its shape;
+        run ids and run configs use the name alone."""
+        if self.is_named:
+            return self.key
         return f"{self.name}[{'x'.join(map(str, self.shape))}]" if with_shape else self.name
 
+    def layout(self) -> Layout | None:
+        """How the three index ranges map to matrix entries (None for a file tensor)."""
+        from .targets import target_layout  # here: targets imports this module
+
+        return target_layout(self)
+
     def entry_names(self) -> tuple[list[str], list[str], list[str]]:
-        """Names of the three index ranges, e.g. ``a12``, ``b21``, ``c11`` (c is C^T: cKI)."""
+        """Names of the three index ranges, e.g. ``a12``, ``b21``, ``c11`` (for matmul c is C^T: cKI)."""
         if self.fmt is None:
+            layout = self.layout()
+            if layout is not None:
+                return tuple(  # type: ignore[return-value]
+                    [op.entry_name(t) for t in range(op.size())] for op in (layout.left, layout.right, layout.out)
+                )
             i, j, k = self.shape
             return ([f"x{t}" for t in range(i)], [f"y{t}" for t in range(j)], [f"z{t}" for t in range(k)])
         n, m, p = self.fmt
@@ -104,7 +138,8 @@ class Tensor:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Tensor):
             return NotImplemented
-        return self.fmt == other.fmt and self.shape == other.shape and bool(np.array_equal(self.array, other.array))
+        same_kind = self.fmt == other.fmt and self.kind == other.kind
+        return same_kind and self.shape == other.shape and bool(np.array_equal(self.array, other.array))
 
     def __hash__(self) -> int:
         return hash((self.name, self.fmt, self.shape))
@@ -168,5 +203,7 @@ def load_tensor(path: str | Path) -> Tensor:
 
 
 def parse_target(spec: str | Path) -> Tensor:
-    """A target as the CLI and run folders name it: a format (``3x3x3``) or a ``.npy`` tensor file."""
-    return load_tensor(spec) if str(spec).endswith(".npy") else matmul_tensor(str(spec))
+    """A target as the CLI and run folders name it (see ``targets.parse_target``)."""
+    from .targets import parse_target as parse
+
+    return parse(spec)

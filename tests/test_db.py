@@ -73,7 +73,10 @@ def test_add_keeps_each_scheme_once_and_refuses_invalid_ones(tmp_path):
         best = {r["format"]: r for r in db.best()}["2x2x2"]
         assert best["F2"]["ours"] == 7 and best["F2"]["status"] == "match"
         assert db.best_known("4x4x4", "F2") == 47 and db.best_known("4x4x4", "ZT") == 49
-    assert len(best_known_table()) == 35
+    table = best_known_table()
+    assert len([r for r in table if r["kind"] == "matmul"]) == 35
+    structured = {r["format"]: r for r in table if r["kind"] == "structured"}
+    assert len(structured) == 49 and structured["ug-444"]["Z"] == 34 and structured["ss-222"]["F3"] == 5
 
 
 def test_import_twice_stores_each_scheme_once(flipforge_cmd, tmp_path, reference):

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import click
 import numpy as np
-from flipforge.schemes import Scheme, Tensor, write_schemes
+from flipforge.schemes import Domain, Scheme, Tensor, read_schemes, write_schemes
 from flipforge.schemes.canonical import canonical_hash
-from flipforge.schemes.db import _MIGRATIONS, SchemeDB, best_known_table
+from flipforge.schemes.db import _MIGRATIONS, SCHEMA_VERSION, SchemeDB, best_known_table
 from flipforge.schemes.formats.native import to_native_dict
 from flipforge.search.cli.db_cmd import db_group
 from flipforge.verify import verify
@@ -163,7 +163,7 @@ def test_best_cites_per_class_and_never_merges_other_tensors(flipforge_cmd, tmp_
         rows["2x2x7"][c]["best_known"] is None and rows["2x2x7"][c]["status"] == "unknown" for c in ["F2", "ZT", "Q"]
     )
     # two different 4x4x4 tensors called "tensor": two rows, no literature, not counted as <2,2,2>
-    others = [r for r in rows.values() if r["tensor"] != "matmul"]
+    others = [r for r in rows.values() if r["kind"] == "file"]
     assert len(others) == 2 and len({r["format"] for r in others}) == 2
     assert all(r["F2"]["status"] == "unknown" and r["F2"]["ours"] == 3 for r in others)
     assert rows["2x2x2"]["F2"]["ours"] == 7 and rows["2x2x2"]["F2"]["status"] == "match"
@@ -177,7 +177,7 @@ def test_shipped_table_agrees_with_the_reference(reference):
     detailed = {
         (r["n"], r["m"], r["p"]): r for r in csv.DictReader((reference / "best_known_ranks_detailed.csv").open())
     }
-    table = best_known_table()
+    table = [r for r in best_known_table() if r["kind"] == "matmul"]
     assert len(table) == len(detailed) == 35
     for row in table:
         ref = detailed[tuple(row["format"].split("x"))]
@@ -191,6 +191,26 @@ def test_shipped_table_agrees_with_the_reference(reference):
     assert cites["4x4x5"]["F2"].startswith("Kauers & Moosbauer") and "AlphaEvolve" in cites["4x4x5"]["Z"]
     assert cites["4x5x5"]["F2"].startswith("Arai, Ichikawa & Hukushima") and "AlphaTensor" in cites["4x5x5"]["Z"]
     assert "Kauers & Wood" in cites["4x5x6"]["F2"] and "Hopcroft" in cites["2x4x5"]["Z"]
+
+
+def test_shipped_structured_table_is_what_the_paper_schemes_prove(reference):
+    """Each structured rank is the least rank of the paper's schemes valid in that class, checked
+    exactly here (a Q scheme with 1/2 counts for F3, not for F2)."""
+    proven: dict[tuple[str, str], int] = {}
+    for path in sorted((reference / "khoruzhii_structured").glob("*.npy")):
+        (scheme,) = read_schemes(path)
+        for cls in ("F2", "F3", "ZT", "Z", "Q"):
+            if scheme.domain_problem(Domain.parse(cls)) is None and verify(scheme, cls).valid:
+                key = (scheme.tensor.name, cls)
+                proven[key] = min(proven.get(key, scheme.rank), scheme.rank)
+    shipped = {
+        (row["format"], cls): row[cls]
+        for row in best_known_table()
+        if row["kind"] == "structured"
+        for cls in ("F2", "F3", "ZT", "Z", "Q")
+        if row[cls] is not None
+    }
+    assert shipped == proven
 
 
 def test_an_old_database_gets_the_fixed_citations_and_separate_tensors(flipforge_cmd, tmp_path):
@@ -216,10 +236,10 @@ def test_an_old_database_gets_the_fixed_citations_and_separate_tensors(flipforge
         for r in json.loads(_run(flipforge_cmd, tmp_path, "db", "best", "--json", "--db", str(path)).stdout)
     }
     assert rows["4x4x4"]["F2"]["by"].startswith("AlphaTensor: Fawzi et al. 2022")
-    assert len([r for r in rows.values() if r["tensor"] != "matmul"]) == 2
+    assert len([r for r in rows.values() if r["kind"] == "file"]) == 2
     with SchemeDB(path, verify, readonly=True) as db:
         assert db.best_known_row("4x4x4", "F2")[1].startswith("AlphaTensor")
-        assert db.conn.execute("SELECT max(version) FROM schema_version").fetchone()[0] == 2
+        assert db.conn.execute("SELECT max(version) FROM schema_version").fetchone()[0] == SCHEMA_VERSION
 
 
 # -- import: progress, one bad file never stops the others, Ctrl-C keeps what was committed --

@@ -29,9 +29,9 @@ F2_UNNAMED = (
     "moosbauer_poole_symmetric_flips/schemes/666m153.txt",
     "kauers_moosbauer_flips/flipgraph_222_rank8/",  # the rank-8 <2,2,2> flip-graph vertices over F2
 )
-# structured products (upper x lower triangular, symmetric, X*X^T, ...): other target tensors than
-# matrix multiplication; the reader refuses them by name instead of misreading them as matmul
-NOT_MATMUL = "khoruzhii_structured/"
+# structured products (upper x lower triangular, symmetric, X*X^T, ...): read as the target their
+# file name gives (ug-444, gt-444c, ...), never as matrix multiplication
+STRUCTURED = "khoruzhii_structured/"
 
 
 def _unnamed_f2(path: str) -> bool:
@@ -70,9 +70,11 @@ def test_every_scheme_file_is_read_and_valid_in_its_claimed_domain(walked: dict[
     assert all(r.summary().startswith("INVALID over ZT (holds over F2 only): ") for r in failing)
     # only the two complex AlphaEvolve schemes; rank tables and indexes (JSON, CSV) are not walked as schemes
     assert sorted(msg.split("]")[0].split("[")[-1] for p, msg in unreadable if "complex" in msg) == ["3,4,7", "4,4,4"]
-    structured = [p for p, msg in unreadable if "a structured product" in msg]
-    assert all(p.startswith(NOT_MATMUL) for p in structured) and len(structured) >= 300
-    assert [p for p, msg in unreadable if "complex" not in msg and "a structured product" not in msg] == []
+    structured = [(p, e) for p, e, r in schemes if p.startswith(STRUCTURED)]
+    assert len(structured) == 344 and all(e.tensor.kind == "structured" for _, e in structured)
+    assert all(e.tensor.name == p.split("/")[-1].split("-rank")[0] for p, e in structured)
+    assert all(e.domain is not None and e.domain.name in ("Z", "Q") for _, e in structured)  # -z / -q
+    assert [p for p, msg in unreadable if "complex" not in msg] == []
     assert not any(p.endswith(("fmm_sota.json", "status.json", "alphaevolve_index.json")) for p in walked)
     assert len(schemes) >= 11_700  # ~850 published entries, 273 flip-graph vertices, 10,537 Madan schemes
 

@@ -17,6 +17,8 @@ from pathlib import Path
 from ..domain import Domain
 from ..errors import FlipforgeError, FormatError
 from ..scheme import Scheme
+from ..targets import parse_target
+from ..tensor import Tensor
 from ._io import claimed_domain, head_text
 from ._safe import check_input_file
 from .alphatensor import read_alphatensor, write_alphatensor
@@ -60,6 +62,7 @@ class SchemeFormat:
     writer: Callable[[list[Scheme], Path], None] | None
     sniff: Callable[[str], bool]
     many: bool = False  # the writer holds several schemes in one file
+    takes_target: bool = False  # the reader needs the target (``--target``) to place coefficients
 
 
 def _json_key(pattern: str) -> Callable[[str], bool]:
@@ -81,7 +84,7 @@ FORMATS: dict[str, SchemeFormat] = {
             (".json",),
             read_native,
             write_native,
-            lambda head: _json_key(r'"(?:format|shape)"\s*:\s*\[')(head) and '"u"' in head,
+            lambda head: _json_key(r'"(?:format|shape)"\s*:\s*\[|"tensor"\s*:\s*"')(head) and '"u"' in head,
         ),
         SchemeFormat(
             "perminov-json",
@@ -141,6 +144,7 @@ FORMATS: dict[str, SchemeFormat] = {
             read_flipcpd_npy,
             None,
             lambda head: True,
+            takes_target=True,
         ),
         SchemeFormat(
             "flipcpd-txt",
@@ -149,6 +153,7 @@ FORMATS: dict[str, SchemeFormat] = {
             read_flipcpd_txt,
             None,
             looks_like_flipcpd_txt,
+            takes_target=True,
         ),
         SchemeFormat(
             "alphatensor",
@@ -230,8 +235,11 @@ def _json_by_keys(path: Path) -> SchemeFormat | None:
     return None
 
 
-def read_entries(path: str | Path, fmt: str | None = None) -> list[Entry]:
+def read_entries(path: str | Path, fmt: str | None = None, target: str | Tensor | None = None) -> list[Entry]:
     """Every scheme in a file; entries that cannot be used come back as FormatErrors.
+
+    ``target`` (a name such as ``ug-444``) says what the file holds where the file cannot: flip-cpd
+    files are read as that target; a scheme of any other format must already be of that target.
 
     A file that cannot be read at all raises FormatError naming the file and why: missing,
     a folder, not a regular file (a FIFO or device is never opened), unreadable, too large, or
@@ -245,8 +253,12 @@ def read_entries(path: str | Path, fmt: str | None = None) -> list[Entry]:
     if spec is None or spec.reader is None:
         why = "unknown format" if spec is None else f"format {spec.name} cannot be read"
         raise FormatError(f"{p}: {why}; name it with --from ({', '.join(FORMATS)})")
+    tensor = parse_target(target) if isinstance(target, str) else target
+    if tensor is not None and tensor.kind == "file":
+        raise FormatError(f"--target {target}: name a target (3x3x3, ug-444, pm-22), not a tensor file")
     try:
-        return list(spec.reader(p))
+        entries = list(spec.reader(p, tensor) if spec.takes_target else spec.reader(p))
+        return entries if tensor is None or spec.takes_target else [_as_target(e, tensor, p) for e in entries]
     except FormatError:
         raise
     except FlipforgeError as exc:
@@ -259,10 +271,17 @@ def read_entries(path: str | Path, fmt: str | None = None) -> list[Entry]:
         raise FormatError(f"{p}: cannot be read as {spec.name} ({type(exc).__name__}: {why})") from None
 
 
-def read_schemes(path: str | Path, fmt: str | None = None) -> list[Scheme]:
+def _as_target(entry: Entry, tensor: Tensor, path: Path) -> Entry:
+    """The entry, or a FormatError when it is a scheme of another target than ``--target`` names."""
+    if isinstance(entry, Scheme) and entry.tensor != tensor:
+        return FormatError(f"{path}: holds a {entry.tensor.label()} scheme, not {tensor.label()} (--target)")
+    return entry
+
+
+def read_schemes(path: str | Path, fmt: str | None = None, target: str | Tensor | None = None) -> list[Scheme]:
     """Every scheme in a file; the first unusable entry raises FormatError."""
     out = []
-    for entry in read_entries(path, fmt):
+    for entry in read_entries(path, fmt, target):
         if isinstance(entry, FormatError):
             raise entry
         out.append(entry)

@@ -13,7 +13,7 @@ from ..coeffs import to_fraction
 from ..domain import Domain
 from ..errors import FlipforgeError, FormatError
 from ..scheme import Scheme
-from ..tensor import matmul_tensor
+from ..tensor import Tensor, matmul_tensor
 
 __all__ = [
     "read_text",
@@ -106,7 +106,7 @@ def apply_claim(scheme: Scheme, claim: Domain | None) -> Scheme:
 
 
 def build_scheme(
-    fmt: tuple[int, int, int],
+    fmt: tuple[int, int, int] | Tensor,
     u: Any,
     v: Any,
     w: Any,
@@ -123,7 +123,7 @@ def build_scheme(
     """
     claim = domain if domain is not None else claimed_domain(path)
     try:
-        tensor = matmul_tensor(fmt)
+        tensor = fmt if isinstance(fmt, Tensor) else matmul_tensor(fmt)
         s = Scheme.from_arrays(
             tensor, u, v, w, None, {"source": str(path), "index": index, "read_as": fmt_name, **meta}
         )

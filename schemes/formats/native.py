@@ -9,8 +9,9 @@ by verification as invalid there.
 
 ``u`` rows have n·m coefficients (A row-major), ``v`` rows m·p (B row-major), ``w`` rows p·n with
 ``w[t][k*n+i]`` the coefficient of term t in C[i][k] (C^T, the cyclic convention). Coefficients
-are JSON integers or strings "a/b". A non-matmul target is stored inline as ``"shape"`` and
-``"entries"`` ([i, j, k, value] for each nonzero).
+are JSON integers or strings "a/b". A structured or polynomial target is named alone
+(``"tensor": "ug-444"``, its layout in ``targets/``); any other tensor is stored inline as
+``"shape"`` and ``"entries"`` ([i, j, k, value] for each nonzero).
 """
 
 from __future__ import annotations
@@ -26,14 +27,27 @@ from ..domain import Domain
 from ..errors import FlipforgeError, FormatError
 from ..metrics import coefficient_class
 from ..scheme import Scheme
-from ..tensor import Tensor, matmul_tensor, parse_format
+from ..tensor import Tensor, matmul_tensor, parse_format, parse_target
 from ._io import apply_claim, claimed_domain, read_text
 
 __all__ = ["from_native_dict", "to_native_dict", "native_text", "read_native", "write_native", "is_native"]
 
 
 def is_native(obj: object) -> bool:
-    return isinstance(obj, dict) and "u" in obj and "v" in obj and "w" in obj and ("format" in obj or "shape" in obj)
+    return (
+        isinstance(obj, dict)
+        and "u" in obj
+        and "v" in obj
+        and "w" in obj
+        and ("format" in obj or "shape" in obj or isinstance(obj.get("tensor"), str))
+    )
+
+
+def _named_target(name: object) -> Tensor:
+    """The target a file names (``ug-444``); never a path, so a scheme file cannot make us read another file."""
+    if not isinstance(name, str) or name.endswith(".npy") or name.startswith("file:"):
+        raise FormatError(f'"tensor" must name a target such as ug-444 or pm-22, not {json.dumps(name)[:40]}')
+    return parse_target(name)
 
 
 def _is_int(x: object) -> bool:
@@ -51,6 +65,8 @@ def from_native_dict(obj: dict[str, Any], where: str, index: int = 0, name_claim
         kind = obj.get("tensor", "matmul")
         if kind == "matmul" and "format" in obj:
             tensor = matmul_tensor(parse_format(obj["format"]))
+        elif "shape" not in obj:
+            tensor = _named_target(kind)
         else:
             raw_shape = obj["shape"]
             if not isinstance(raw_shape, list) or not all(_is_int(x) and x >= 0 for x in raw_shape):
@@ -85,6 +101,8 @@ def to_native_dict(scheme: Scheme) -> dict[str, Any]:
     if scheme.fmt is not None:
         out["format"] = list(scheme.fmt)
         out["tensor"] = "matmul"
+    elif scheme.tensor.is_named:
+        out["tensor"] = scheme.tensor.name
     else:
         out["tensor"] = scheme.tensor.name
         out["shape"] = list(scheme.tensor.shape)

@@ -15,9 +15,17 @@ from typing import Any
 
 import click
 from flipforge.schemes import Domain, FlipforgeError, write_schemes
-from flipforge.schemes.db import MAX_ID, RANK_CLASSES, SORT_ORDERS, DatabaseError, SchemeDB, StoredScheme
-from flipforge.schemes.errors import TensorError
-from flipforge.schemes.tensor import sorted_format_name
+from flipforge.schemes.db import (
+    MAX_ID,
+    RANK_CLASSES,
+    SORT_ORDERS,
+    DatabaseError,
+    SchemeDB,
+    StoredScheme,
+    tensor_key,
+)
+from flipforge.schemes.targets import KINDS as TARGET_KINDS
+from flipforge.schemes.targets import parse_target
 from flipforge.search.store import open_db
 from flipforge.verify import verify
 
@@ -289,15 +297,16 @@ def import_command(
 
 
 def _tensor_key(fmt: str | None) -> str | None:
-    """The stored key of ``--format``: a sorted matmul format, or a tensor key as `db best` shows it."""
+    """The stored key of ``--target``: a sorted matmul format, a structured or polynomial product's
+    name, or a tensor key as `db best` shows it."""
     if fmt is None:
         return None
-    try:
-        return sorted_format_name(fmt)
-    except TensorError:
-        if "[" in fmt and "#" in fmt:
-            return fmt
-        raise
+    if "[" in fmt and "#" in fmt:
+        return fmt
+    tensor = parse_target(fmt)
+    if not tensor.is_named:
+        fail(f"--target {fmt}: name a target (3x3x3, ug-444, pm-22) or a tensor key as `db best` shows it")
+    return tensor_key(tensor)[1]
 
 
 def _domain(domain: str | None) -> str | None:
@@ -321,12 +330,14 @@ class _WholeNumber(click.ParamType):
 
 _RANK = _WholeNumber(1)
 _format_option = click.option(
+    "--target",
     "--format",
     "fmt",
     default=None,
-    metavar="NxMxP",
+    metavar="TARGET",
     show_default="all",
-    help="Only this format (any order of n, m, p), or a non-matmul tensor key as `db best` shows it.",
+    help="Only this target: a format (any order of n, m, p), a structured product such as ug-444, "
+    "pm-22, or a tensor key as `db best` shows it.",
 )
 _domain_option = click.option(
     "--domain",
@@ -447,27 +458,40 @@ def show_command(group_db: str | None, scheme_id: str, as_json: bool, db_here: s
     click.echo(json.dumps(json.loads(row.scheme_json)))
 
 
-@db_group.command("best", short_help="Compare the best stored rank of each format with the literature.")
-@click.option("--json", "as_json", is_flag=True, show_default="off", help="Print a JSON array, one object per format.")
+@db_group.command("best", short_help="Compare the best stored rank of each target with the literature.")
+@click.option("--json", "as_json", is_flag=True, show_default="off", help="Print a JSON array, one object per target.")
+@click.option(
+    "--target-kind",
+    type=click.Choice(["all", *TARGET_KINDS]),
+    default="all",
+    show_default=True,
+    help="Only matrix multiplication, structured products (the flip-cpd paper's table), polynomial "
+    "products or file tensors.",
+)
 @_db_option
 @click.pass_obj
 @friendly_errors
-def best_command(group_db: str | None, as_json: bool, db_here: str | None) -> None:
-    """Per format: our best rank in each class (F2, F3, ZT, Z, Q) against the best known.
+def best_command(group_db: str | None, as_json: bool, target_kind: str, db_here: str | None) -> None:
+    """Per target: our best rank in each class (F2, F3, ZT, Z, Q) against the best known.
 
     The best known is the literature's value shipped with flipforge (with its citation in
-    --json); ? where the literature gives none. Marks: = we match it, ! we are below it (a new
-    record), > we are behind, ? no literature value to compare with. Integer schemes also count
-    for F2 and F3 (they hold mod p). Other target tensors get rows of their own (name[shape]#digest).
+    --json): matrix multiplication from the published tables, structured products (ug-444,
+    ss-222, ...) from Khoruzhii, Gelß & Pokutta 2025; ? where the literature gives none. Marks:
+    = we match it, ! we are below it (a new record), > we are behind, ? no literature value to
+    compare with. Integer schemes also count for F2 and F3 (they hold mod p). Other target
+    tensors get rows of their own (name[shape]#digest).
+
+    \b
+    Example: flipforge db best --target-kind structured
     """
     with open_db(_db_path(group_db, db_here), readonly=True) as db:
-        rows = db.best()
+        rows = [r for r in db.best() if target_kind in ("all", r["kind"])]
     if as_json:
         click.echo(json.dumps(rows))
         return
     mark = {"match": "=", "new": "!", "behind": ">", "unknown": "?", "-": " "}
     width = max([8, *(len(shown(r["format"])) for r in rows)])
-    click.echo(f"{'format':{width}s} " + " ".join(f"{c + ' ours/best':>16s}" for c in RANK_CLASSES))
+    click.echo(f"{'target':{width}s} " + " ".join(f"{c + ' ours/best':>16s}" for c in RANK_CLASSES))
     for row in rows:
         cells = []
         for cls in RANK_CLASSES:
