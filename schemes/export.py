@@ -2,8 +2,10 @@
 
 Generated code is readable: one line per multiplication and one per output, optionally with the
 CSE straight-line program (``--reduce``) in front. A header says where it came from (canonical
-hash, format, rank, domain, additions). Only matrix multiplication schemes that hold over Z or Q
-can be exported: code runs over the reals, where an F2-only scheme would compute the wrong thing.
+hash, target, rank, domain, additions). Only schemes that hold over Z or Q can be exported: code
+runs over the reals, where an F2-only scheme would compute the wrong thing. Structured products
+(``ug-444``, ``gt-444``, ...) take their operands as full matrices and read only the free entries
+(the docstring says which); polynomial products take coefficient lists.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from .additions import LinearProgram, ReducedScheme, family_forms
 from .canonical import canonical_hash
 from .errors import SchemeError
 from .scheme import Scheme
+from .targets.layout import Layout, Operand
 
 __all__ = ["LANGUAGES", "check_function_name", "export_code", "program_text"]
 
@@ -91,13 +94,14 @@ def check_function_name(lang: str, name: str) -> None:
 class _Plan:
     """What every language renders: names, temps, products and outputs as (coef, name) lists."""
 
-    fmt: tuple[int, int, int]
+    fmt: tuple[int, int, int]  # matmul: (n, m, p); other targets: (rows of C, -, cols of C)
     a: list[str]
     b: list[str]
-    c: list[tuple[int, int, str]]  # (i, k, name) for C[i][k]
+    c: list[tuple[int, int, str]]  # (i, k, name) for C[i][k]; an output of several cells appears once per cell
     temps: list[tuple[str, list[tuple[Fraction, str]]]]  # name = sum of coef * var
     products: list[tuple[str, list[tuple[Fraction, str]], list[tuple[Fraction, str]]]]
     outputs: list[tuple[str, list[tuple[Fraction, str]]]]
+    layout: Layout
 
 
 def _terms(form: dict[int, object], name: Callable[[int], str]) -> list[tuple[Fraction, str]]:
@@ -114,13 +118,14 @@ def _temp_lines(prog: LinearProgram, prefix: str) -> list[tuple[str, list[tuple[
 
 
 def _plan(scheme: Scheme, reduced: ReducedScheme | None) -> _Plan:
-    n, m, p = scheme.fmt  # type: ignore[misc]
-    a = [f"a{i + 1}{j + 1}" if max(n, m) < 10 else f"a{i + 1}_{j + 1}" for i in range(n) for j in range(m)]
-    b = [f"b{j + 1}{k + 1}" if max(m, p) < 10 else f"b{j + 1}_{k + 1}" for j in range(m) for k in range(p)]
-    cname = {}
-    for k in range(p):
-        for i in range(n):
-            cname[k * n + i] = (i, k, f"c{i + 1}{k + 1}" if max(n, p) < 10 else f"c{i + 1}_{k + 1}")
+    layout = scheme.tensor.layout()
+    if layout is None:
+        raise SchemeError("a tensor read from a file has no matrix layout to export; name a target such as ug-444")
+    a = [layout.left.entry_name(t) for t in range(layout.left.size())]
+    b = [layout.right.entry_name(t) for t in range(layout.right.size())]
+    out = layout.out
+    cname = {e: out.entry_name(e) for e in range(out.size()) if e not in out.dropped}
+    cells = sorted((i, k, cname[e]) for e in cname for i, k, _ in out.cells[e])
     mnames = [f"m{t + 1}" for t in range(scheme.rank)]
     if reduced is None:
         u, v, w = family_forms(scheme)
@@ -135,9 +140,10 @@ def _plan(scheme: Scheme, reduced: ReducedScheme | None) -> _Plan:
         for t in range(scheme.rank)
     ]
     outputs = _temp_lines(pw, "u") + [
-        (cname[e][2], _terms(pw.outputs[e], lambda x: pw.name(x, "u"))) for e in range(len(pw.outputs))
+        (cname[e], _terms(pw.outputs[e], lambda x: pw.name(x, "u"))) for e in range(len(pw.outputs)) if e in cname
     ]
-    return _Plan((n, m, p), a, b, sorted(cname.values()), temps, products, outputs)
+    fmt = scheme.fmt if scheme.fmt is not None else (out.rows, layout.left.cols, out.cols)
+    return _Plan(fmt, a, b, cells, temps, products, outputs, layout)
 
 
 def _linear(terms: list[tuple[Fraction, str]], coef: Callable[[Fraction, str], str], zero: str = "0") -> str:
@@ -170,18 +176,64 @@ def _c_coef(q: Fraction, name: str) -> str:
     return f"{q.numerator}.0*{name}" if q.denominator == 1 else f"({q.numerator}.0 / {q.denominator}.0)*{name}"
 
 
+_STRUCTURES = {
+    "g": "general",
+    "u": "upper triangular",
+    "l": "lower triangular",
+    "s": "symmetric",
+    "k": "skew-symmetric",
+    "w": "skew-symmetric plus a diagonal",
+}
+
+
+def _operand_text(op: Operand) -> str:
+    """``A (4 x 4, upper triangular; reads A[i][j] for j >= i only)`` and the like."""
+    if op.structure == "p":
+        return f"{op.name} (the {op.cols} coefficients of a polynomial of degree {op.cols - 1}, lowest first)"
+    shape = f"{op.name} ({op.rows} x {op.cols}, {_STRUCTURES[op.structure]}"
+    reads = {"u": "j >= i", "l": "j <= i", "s": "j >= i", "k": "j > i", "w": "j >= i"}.get(op.structure)
+    return shape + (f"; reads {op.name}[i][j] for {reads} only)" if reads else ")")
+
+
 def _header(scheme: Scheme, reduced: ReducedScheme | None, domain: str) -> list[str]:
-    n, m, p = scheme.fmt  # type: ignore[misc]
     adds = (
         f"{reduced.additions} additions after CSE ({reduced.method}; naive {reduced.naive})"
         if reduced
         else f"{_naive(scheme)} additions (naive)"
     )
+    if scheme.fmt is not None:
+        n, m, p = scheme.fmt
+        what = f"<{n},{m},{p}> scheme"
+        computes = f"Computes C = A*B (A is {n} x {m}, B is {m} x {p}) with {scheme.rank} multiplications."
+    else:
+        layout = scheme.tensor.layout()
+        what = f"{scheme.tensor.key} scheme"
+        computes = _computes(layout, scheme.rank)  # type: ignore[arg-type]
     return [
-        f"<{n},{m},{p}> scheme of rank {scheme.rank}, valid over {domain}; {adds}.",
+        f"{what} of rank {scheme.rank}, valid over {domain}; {adds}.",
         f"Scheme hash {canonical_hash(scheme, domain)}; generated by flipforge.",
-        f"Computes C = A*B (A is {n} x {m}, B is {m} x {p}) with {scheme.rank} multiplications.",
+        computes,
     ]
+
+
+def _computes(layout: Layout, rank: int) -> str:
+    out = layout.out
+    if layout.left.structure == "p":
+        left = _operand_text(layout.left)
+        return f"Computes the {out.cols} coefficients of A*B for {left} and B, with {rank} multiplications."
+    if layout.same_operand:
+        text = f"Computes C = X*X^T for {_operand_text(layout.left)} with {rank} multiplications"
+    else:
+        operands = f"{_operand_text(layout.left)} and {_operand_text(layout.right)}"
+        text = f"Computes C = A*B for {operands} with {rank} multiplications"
+    if out.structure == "packed-sym":
+        text += "; C is symmetric (both triangles are written)"
+    elif out.structure == "packed-upper":
+        text += "; C is upper triangular (zeros below the diagonal)"
+    if out.dropped:
+        skipped = ", ".join(f"C[{i}][{k}]" for e in sorted(out.dropped) for i, k, _ in out.cells[e][:1])
+        text += f"; {skipped} not computed (left 0)"
+    return text + "."
 
 
 def _naive(scheme: Scheme) -> int:
@@ -196,7 +248,53 @@ def _assignments(plan: _Plan, coef: Callable[[Fraction, str], str], prefix: str,
     return lines
 
 
+def _reads(op: Operand, names: list[str]) -> list[tuple[str, int, int]]:
+    """(variable, i, j): each free entry of an operand and where to read it in the full matrix."""
+    return [(names[t], *op.read_index(t)) for t in range(op.size())]
+
+
+def _result_rows(plan: _Plan, zero: str) -> list[list[str]]:
+    """C as rows of output names, ``zero`` at entries no output gives (structural zeros, dropped)."""
+    out = plan.layout.out
+    at = {(i, k): c for i, k, c in plan.c}
+    return [[at.get((i, k), zero) for k in range(out.cols)] for i in range(out.rows)]
+
+
+def _operands(plan: _Plan) -> list[tuple[Operand, list[str]]]:
+    lay = plan.layout
+    return [(lay.left, plan.a)] if lay.same_operand else [(lay.left, plan.a), (lay.right, plan.b)]
+
+
+def _python_structured(plan: _Plan, name: str, header: list[str]) -> str:
+    """A function of the full operands (nested lists) that reads only their free entries."""
+    lay = plan.layout
+    ops = _operands(plan)
+    poly = lay.left.structure == "p"
+    lines = ['"""' + header[0], *header[1:], '"""', "", "from fractions import Fraction", "", ""]
+    lines.append(f"def {name}({', '.join(op.name for op, _ in ops)}):")
+    if poly:
+        lines.append('    """The coefficients of A*B (lists of coefficients, lowest degree first) over any ring."""')
+    else:
+        lines.append(f'    """{header[2]} Nested lists, any ring."""')
+    for op, names in ops:
+        for var, i, j in _reads(op, names):
+            lines.append(f"    {var} = {op.name}[{j}]" if poly else f"    {var} = {op.name}[{i}][{j}]")
+    lines += _assignments(plan, _py_coef, "    ")
+    for o, terms in plan.outputs:
+        lines.append(f"    {o} = {_linear(terms, _py_coef, '0 * m1')}")
+    rows = _result_rows(plan, "0 * m1")
+    if poly:
+        lines.append(f"    return [{', '.join(rows[0])}]")
+    else:
+        lines.append(f"    return [{', '.join('[' + ', '.join(r) + ']' for r in rows)}]")
+    return "\n".join(lines) + "\n"
+
+
 def _python(plan: _Plan, name: str, header: list[str]) -> str:
+    if plan.layout.left.structure != "g" or plan.layout.right.structure != "g" or plan.layout.same_operand:
+        return _python_structured(plan, name, header)
+    if plan.layout.out.structure != "g" or plan.layout.out.dropped:
+        return _python_structured(plan, name, header)
     n, m, p = plan.fmt
     lines = ['"""' + header[0], *header[1:], '"""', "", "from fractions import Fraction", "", ""]
     lines.append(f"def {name}(A, B):")
@@ -270,7 +368,41 @@ def _numpy(plan: _Plan, name: str, header: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _c_structured(plan: _Plan, name: str, header: list[str]) -> str:
+    """A C function of the full row-major operands that reads only their free entries and writes
+    every entry of C (0 where no output lands)."""
+    lay = plan.layout
+    ops = _operands(plan)
+    poly = lay.left.structure == "p"
+    if poly:
+        params = "const double *A, const double *B, double *C"
+        layout_note = " * A[i], B[j]: coefficients, lowest degree first; C is overwritten. */"
+    else:
+        params = ", ".join(f"const double *{op.name}, int ld{op.name.lower()}" for op, _ in ops)
+        params += ", double *C, int ldc"
+        layout_note = " * Row-major: X[i*ldx+j]; C is overwritten (all of it). */"
+    lines = ["/* " + header[0], *[" * " + h for h in header[1:]], layout_note, ""]
+    lines.append(f"void {name}({params})")
+    lines.append("{")
+    for op, names in ops:
+        for var, i, j in _reads(op, names):
+            where = f"{op.name}[{j}]" if poly else f"{op.name}[{i} * ld{op.name.lower()} + {j}]"
+            lines.append(f"    const double {var} = {where};")
+    lines += _assignments(plan, _c_coef, "    const double ", ";")
+    for o, terms in plan.outputs:
+        lines.append(f"    const double {o} = {_linear(terms, _c_coef, '0.0')};")
+    for i, row in enumerate(_result_rows(plan, "0.0")):
+        for k, value in enumerate(row):
+            lines.append(f"    C[{k}] = {value};" if poly else f"    C[{i} * ldc + {k}] = {value};")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
 def _c(plan: _Plan, name: str, header: list[str]) -> str:
+    if plan.layout.out.dropped or plan.layout.same_operand or any(
+        op.structure != "g" for op in (plan.layout.left, plan.layout.right, plan.layout.out)
+    ):
+        return _c_structured(plan, name, header)
     n, m, p = plan.fmt
     lines = [
         "/* " + header[0],
@@ -330,8 +462,12 @@ def export_code(
     """The scheme as source text in ``lang``; ``domain`` is where it was verified (Z, ZT or Q)."""
     if lang not in LANGUAGES:
         raise SchemeError(f"unknown language {lang!r}: use one of {', '.join(LANGUAGES)}")
-    if scheme.fmt is None:
-        raise SchemeError("only matrix multiplication schemes can be exported as code")
+    if scheme.tensor.layout() is None:
+        raise SchemeError("a tensor read from a file has no matrix layout to export; name a target such as ug-444")
+    if lang == "numpy" and scheme.fmt is None:
+        raise SchemeError(
+            f"numpy block code is for matrix multiplication; export {scheme.tensor.key} with --lang python or c"
+        )
     if domain not in ("ZT", "Z", "Q"):
         raise SchemeError(f"the scheme holds over {domain} only; code runs over the reals (lift it to Z or Q first)")
     check_function_name(lang, name)

@@ -25,8 +25,7 @@ from flipforge.schemes import (
     read_entries,
     read_schemes,
 )
-from flipforge.schemes.db import SchemeDB, best_known_table
-from flipforge.schemes.tensor import sorted_format_name
+from flipforge.schemes.db import SchemeDB, best_known_table, tensor_key
 from flipforge.verify import VerifyResult, verify
 
 from .packing import Packed, check_width, pack, search_domain, unpack
@@ -56,7 +55,7 @@ __all__ = [
 
 
 def load_target(spec: str) -> Tensor:
-    """A format (``3x3x3``) or a ``.npy`` tensor file; raises TensorError with the reason."""
+    """A target name (``3x3x3``, ``ug-444``, ``pm-22``) or a ``.npy`` tensor file; TensorError says why not."""
     tensor = parse_target(spec)
     check_width(tensor)
     return tensor
@@ -154,16 +153,17 @@ def _best_from_file(path: Path, tensor: Tensor, domain: str) -> Packed:
 
 
 def default_target(tensor: Tensor, domain: str, db: SchemeDB | None) -> tuple[int | None, str | None]:
-    """The best-known rank of a matmul format over the search domain: the database's table
-    (literature plus flipforge's records) or, without a database, the shipped literature table."""
-    if tensor.fmt is None:
+    """The best-known rank of a named target (a matmul format, a structured product) over the search
+    domain: the database's table (literature plus flipforge's records) or, without a database, the
+    shipped literature table. None for a file tensor."""
+    if not tensor.is_named:
         return None, None
-    fmt = sorted_format_name(tensor.fmt)
+    key = tensor_key(tensor)[1]
     if db is not None:
-        row = db.best_known_row(fmt, domain)
+        row = db.best_known_row(key, domain)
         return (row[0], row[1]) if row else (None, None)
     for row in best_known_table():
-        if row["format"] == fmt:
+        if row["format"] == key:
             return row.get(domain), row["citations"].get(domain)
     return None, None
 
@@ -278,7 +278,7 @@ def create_run(
     root = runs_root or default_runs_root()
     path = Path(run_dir) if run_dir else root / new_run_id(root, label, domain)
     config = RunConfig(
-        target="tensor.npy" if not tensor.is_matmul else label,
+        target=tensor.key if tensor.is_named else "tensor.npy",
         domain=domain,
         seed=seed,
         target_rank=target_rank,

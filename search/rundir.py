@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from flipforge.schemes import FlipforgeError, Tensor, parse_format, parse_target
+from flipforge.schemes import FlipforgeError, Tensor, parse_target
 from flipforge.schemes.files import special_kind
 
 from .packing import Packed, check_width
@@ -254,9 +254,11 @@ class RunConfig:
         target = body["target"]
         if target != "tensor.npy":
             try:
-                parse_format(target)
+                named = parse_target(target) if not target.endswith(".npy") and ":" not in target else None
             except (FlipforgeError, ValueError) as exc:
-                raise RunError(f"{where}: target must be a format such as 3x3x3 or tensor.npy ({exc})") from None
+                why = f"target must name one such as 3x3x3 or ug-444, or tensor.npy ({exc})"
+                raise RunError(f"{where}: {why}") from None
+            _expect(named is not None, where, "target must name a target such as 3x3x3 or ug-444, or tensor.npy")
         _expect(_is_int(body["seed"]) and 0 <= body["seed"] <= MAX_SEED, where, "seed must be an integer in 0..2^64-1")
         tr = body["target_rank"]
         _expect(tr is None or (_is_int(tr) and 1 <= tr <= MAX_RANK), where, "target_rank must be a positive integer")
@@ -331,7 +333,7 @@ class RunDir:
         except OSError as exc:
             raise RunError(f"{self.path}: cannot create the run directory ({exc.strerror or exc})") from None
         try:
-            if not tensor.is_matmul:
+            if not tensor.is_named:
                 np.save(self.path / "tensor.npy", tensor.array)
             atomic_write(self.config_file, config.to_json())
         except OSError as exc:

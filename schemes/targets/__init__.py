@@ -15,6 +15,7 @@ layout (``layout.py``) says how each index maps to a matrix entry, for export an
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..errors import TensorError
 from ..tensor import Tensor, load_tensor, matmul_tensor
@@ -30,6 +31,9 @@ from .structured import (
     structured_layout,
 )
 
+if TYPE_CHECKING:
+    from ..scheme import Scheme
+
 __all__ = [
     "KINDS",
     "OPS",
@@ -39,6 +43,7 @@ __all__ = [
     "StructuredSpec",
     "gamma_factor",
     "parse_target",
+    "recursion",
     "recursion_counts",
     "structured_spec",
     "target_layout",
@@ -76,6 +81,22 @@ def parse_target(spec: str | Path) -> Tensor:
 def structured_spec(tensor: Tensor) -> StructuredSpec | None:
     """The structured product a tensor is (None for matmul, polynomials and file tensors)."""
     return parse_structured(tensor.name) if tensor.kind == "structured" else None
+
+
+def recursion(scheme: Scheme) -> dict[str, Any] | None:
+    """The paper's recursive-call counts of a structured scheme (``recursive_calls``, the
+    ``rec-a-b-c`` of its file names) and, where the other terms are general products so that the
+    paper's bound applies (``xg`` ops and ``gt``), the asymptotic factor ``gamma`` =
+    (r − c)/(n^log2(7) − c) with c the first count; None for other targets."""
+    spec = structured_spec(scheme.tensor)
+    if spec is None:
+        return None
+    counts = recursion_counts(spec, scheme.u, scheme.v)
+    a, b = spec.op
+    square = len(set(spec.dims)) == 1 and not spec.suffix
+    simple = square and ((b == "g" and a != "g") or spec.op == "gt")
+    gamma = gamma_factor(spec.dims[0], scheme.rank, counts[0]) if simple else None
+    return {"recursive_calls": list(counts), "gamma": gamma}
 
 
 def target_layout(tensor: Tensor) -> Layout | None:

@@ -247,6 +247,12 @@ def export_command(
               (C99, row-major, C = A*B for an n x m A and m x p B, C overwritten)
     latex:    the products m_t and the outputs c_ik as formulas (markdown: the same in $$ $$)
 
+    Structured products (ug-444, ss-222, gt-444, ...) export to python, c, latex and markdown:
+    the functions take full matrices (NAME(X) and const double *X, int ldx for X·Xᵀ) and read
+    only the free entries (the docstring says which); every entry of C is written, symmetric
+    results in both triangles, zeros where the structure (or a suffix a/b/c) leaves none.
+    Polynomial products (pm-22) take and return coefficient lists, lowest degree first.
+
     Only schemes valid over Z or Q are exported (an F2-only scheme computes the wrong thing
     over the reals); a file that claims F2 or F3 is checked over Z or Q all the same and
     exported when the scheme holds there. A scheme with integer coefficients gives integer code: on int input the

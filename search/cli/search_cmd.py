@@ -224,10 +224,12 @@ def _run(run: RunDir, workers: int, seconds: float | None, quiet: bool, as_json:
     _finish(summary, run, as_json)
 
 
-_SEARCH_HELP = f"""Search for low-rank schemes of FORMAT.
+_SEARCH_HELP = f"""Search for low-rank schemes of TARGET.
 
-FORMAT is a matrix multiplication format such as 3x3x3, or a .npy file with a 3-way integer
-tensor. The default searcher (flip-pool) starts walkers from the naive scheme (or --start);
+TARGET is a matrix multiplication format such as 3x3x3, a structured product such as ug-444
+(upper triangular x general; the flip-cpd letter codes g u l s k w, t for X·Xᵀ, see `flipforge
+targets`), a polynomial product such as pm-22, or a .npy file with a 3-way integer tensor. The
+default searcher (flip-pool) starts walkers from the naive scheme (or --start);
 they flip at random, take reductions as they appear and plus transitions when stuck, and a
 pool of distinct schemes per rank keeps restarts diverse; --searcher picks another strategy
 (its options are listed under its name below). Workers run as local processes, or as actors
@@ -237,7 +239,7 @@ the scheme database, and the checkpoint is rewritten at once, so neither Ctrl-C,
 kill -9 loses a scheme found; `flipforge resume RUN` goes on. Ctrl-C, SIGTERM and SIGHUP stop
 the workers, write the checkpoint and print the resume command. A second search or resume in
 the same run directory is refused while this one runs. Without --target-rank the target is the
-best-known rank of the format over the domain (from the database), and reaching it ends the run.
+best-known rank of the target over the domain (from the database), and reaching it ends the run.
 
 \b
 {_EXIT_HELP}
@@ -247,6 +249,7 @@ Examples:
   flipforge search 3x3x3 --target-rank 23              # F2, all cores, ~0.1 s
   flipforge search 3x3x3 --domain ZT -r 23 --seed 7    # valid over every ring
   flipforge search 2x2x2 -d F3 --start builtin:strassen -r 7
+  flipforge search ss-222 -d F3 --lift Q               # symmetric x symmetric, rank 5 needs 1/2
   flipforge search 4x4x4 -r 49 --workers 2 --time 10m --json
   flipforge search 5x5x5 -w 32 --backend ray --address head:6379   # a cluster
 """
@@ -294,7 +297,7 @@ def _time_option(help_text: str):  # noqa: ANN202 (a click decorator)
 
 
 @click.command("search", cls=SearchCommand, help=_SEARCH_HELP)
-@click.argument("target", metavar="FORMAT")
+@click.argument("target", metavar="TARGET")
 @click.option("--domain", "-d", default="F2", show_default=True, help="F2, F3 or ZT (integers in {-1,0,1}).")
 @click.option(
     "--target-rank",
