@@ -399,8 +399,10 @@ def _c_structured(plan: _Plan, name: str, header: list[str]) -> str:
 
 
 def _c(plan: _Plan, name: str, header: list[str]) -> str:
-    if plan.layout.out.dropped or plan.layout.same_operand or any(
-        op.structure != "g" for op in (plan.layout.left, plan.layout.right, plan.layout.out)
+    if (
+        plan.layout.out.dropped
+        or plan.layout.same_operand
+        or any(op.structure != "g" for op in (plan.layout.left, plan.layout.right, plan.layout.out))
     ):
         return _c_structured(plan, name, header)
     n, m, p = plan.fmt

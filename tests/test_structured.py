@@ -169,3 +169,29 @@ def test_search_lift_info_session_for_ss222(flipforge_cmd, tmp_path):
     )
     (row,) = json.loads(info.stdout)
     assert row["target"] == "ss-222" and row["valid"] and row["valid_over"] == ["F3", "Q"]
+
+
+def test_select_keeps_the_pareto_front_of_one_target(flipforge_cmd, structured):
+    out = subprocess.run(
+        [*flipforge_cmd, "select", str(structured), "--target", "gt-444", "--json"], capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    front = json.loads(out.stdout)
+    # the rank-34 scheme with 4 recursive calls, integer and with fewer additions, beats the one with 1 call
+    assert {r["target"] for r in front} == {"gt-444"} and front
+    assert all(r["recursive_calls"] == [4, 0, 0] and r["largest_denominator"] == 1 for r in front)
+
+
+def test_target_option_reads_a_nameless_flipcpd_file(flipforge_cmd, structured, tmp_path):
+    nameless = tmp_path / "scheme.txt"
+    nameless.write_text((structured / "ss-222-rank5-rec-0-2-0-q.txt").read_text())
+    bare = subprocess.run([*flipforge_cmd, "verify", str(nameless)], capture_output=True, text=True)
+    assert bare.returncode == 2 and "not n·m, m·p, p·n" in bare.stderr
+    named = subprocess.run(
+        [*flipforge_cmd, "verify", str(nameless), "--target", "ss-222"], capture_output=True, text=True
+    )
+    assert named.returncode == 0 and "ss-222  rank 5  Q  VALID" in named.stdout
+    wrong = subprocess.run(
+        [*flipforge_cmd, "verify", "builtin:strassen", "--target", "ss-222"], capture_output=True, text=True
+    )
+    assert wrong.returncode == 2 and "not ss-222" in wrong.stderr

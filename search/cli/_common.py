@@ -17,8 +17,10 @@ from flipforge.schemes import (
     BUILTIN_PREFIX,
     FlipforgeError,
     Scheme,
+    TensorError,
     builtin_scheme,
     iter_scheme_files,
+    parse_target,
     read_entries,
 )
 
@@ -57,10 +59,12 @@ def shown(text: object) -> str:
     return raw.decode("utf-8", "backslashreplace")
 
 
-def from_option(many: bool = False, dest: str = "fmt") -> Callable[[Any], Any]:
-    """``--from FMT``: read the file (``many``: every file) as this format instead of detecting it."""
+def from_option(many: bool = False, dest: str = "fmt", target: bool = True) -> Callable[[Any], Any]:
+    """``--from FMT``: read the file (``many``: every file) as this format instead of detecting it;
+    with it (``target``) ``--target NAME``, what the files hold where they cannot say
+    (``iter_sources`` reads it)."""
     what = "every file" if many else "the file"
-    return click.option(
+    from_fmt = click.option(
         "--from",
         dest,
         default=None,
@@ -68,6 +72,32 @@ def from_option(many: bool = False, dest: str = "fmt") -> Callable[[Any], Any]:
         show_default="detected from each file" if many else "detected",
         help=f"Read {what} as this format (see `flipforge formats`).",
     )
+    target_option = click.option(
+        "--target",
+        default=None,
+        metavar="TARGET",
+        expose_value=False,
+        callback=_remember_target,
+        show_default="from the file",
+        help="What the schemes compute (3x3x3, ug-444, pm-22): flip-cpd files are read as this target "
+        "instead of the one their name says; any other scheme of another target is refused.",
+    )
+    return (lambda func: from_fmt(target_option(func))) if target else from_fmt
+
+
+def _remember_target(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        try:
+            if not parse_target(value).is_named:
+                raise TensorError("name a target (3x3x3, ug-444, pm-22), not a tensor file")
+        except FlipforgeError as exc:
+            raise click.BadParameter(str(exc)) from None
+    ctx.meta["flipforge.target"] = value
+
+
+def _current_target() -> str | None:
+    ctx = click.get_current_context(silent=True)
+    return ctx.meta.get("flipforge.target") if ctx is not None else None
 
 
 def out_option(default_text: str, help_text: str) -> Callable[[Any], Any]:
@@ -218,7 +248,11 @@ def iter_sources(paths: tuple[str, ...], fmt: str | None) -> Iterator[Source]:
     for raw in paths:
         if raw.startswith(BUILTIN_PREFIX):
             try:
-                yield Source(raw, 0, 1, builtin_scheme(raw))
+                scheme = builtin_scheme(raw)
+                wanted = _current_target()
+                if wanted is not None and scheme.tensor != parse_target(wanted):
+                    raise TensorError(f"{raw} is a {scheme.tensor.label()} scheme, not {wanted} (--target)")
+                yield Source(raw, 0, 1, scheme)
             except FlipforgeError as exc:
                 yield Source(shown(raw), 0, 1, None, shown(exc))
             continue
@@ -230,7 +264,7 @@ def iter_sources(paths: tuple[str, ...], fmt: str | None) -> Iterator[Source]:
             found = True
             label = shown(path)
             try:
-                entries = read_entries(path, fmt)
+                entries = read_entries(path, fmt, _current_target())
             except FlipforgeError as exc:
                 yield Source(label, 0, 1, None, shown(exc))
                 continue

@@ -18,6 +18,7 @@ from .equiv_cmd import equiv_command
 from .info_cmd import info_command
 from .lift_cmd import lift_command
 from .search_cmd import resume_command, runs_command, search_command
+from .select_cmd import select_command
 from .verify_cmd import verify_command
 
 __all__ = ["cli", "main", "verify_scheme_main"]
@@ -55,6 +56,7 @@ cli.add_command(reduce_command)
 cli.add_command(export_command)
 cli.add_command(lift_command)
 cli.add_command(equiv_command)
+cli.add_command(select_command)
 
 
 def _safe_streams() -> None:
