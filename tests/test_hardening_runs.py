@@ -622,7 +622,7 @@ def test_a_run_without_its_checkpoint_points_at_its_best_files(flipforge_cmd, tm
     ("args", "needle"),
     [
         (("search", "2x2x2", "--seed", "abc"), "--seed"),
-        (("search",), "FORMAT"),
+        (("search",), "TARGET"),
         (("resume", "x", "--workers", "abc"), "--workers"),
         (("resume",), "RUN"),
         (("runs", "--bogus"), "--bogus"),

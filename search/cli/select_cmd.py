@@ -15,7 +15,11 @@ from flipforge.verify import verify
 from ._common import EXIT_BAD_INPUT, EXIT_OK, OneLineCommand, emit_json, friendly_errors, from_option, iter_sources
 
 
-@click.command("select", cls=OneLineCommand)
+@click.command(
+    "select",
+    cls=OneLineCommand,
+    short_help="Keep the Pareto front of schemes per target (rank, recursive calls, additions).",
+)
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @from_option(many=True, target=False)
 @click.option(
