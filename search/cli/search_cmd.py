@@ -229,7 +229,8 @@ _SEARCH_HELP = f"""Search for low-rank schemes of TARGET.
 TARGET is a matrix multiplication format such as 3x3x3, a structured product such as ug-444
 (upper triangular x general, in the flip-cpd letter codes: g general, u/l upper/lower
 triangular, s symmetric, k skew, w skew plus diagonal, t for X·Xᵀ as in gt-444), a polynomial
-product such as pm-22, or a .npy file with a 3-way integer tensor. The default searcher (flip-pool) starts walkers from the naive scheme (or --start);
+product such as pm-22, or a .npy file with a 3-way integer tensor. The default searcher
+(flip-pool) starts walkers from the naive scheme (or --start);
 they flip at random, take reductions as they appear and plus transitions when stuck, and a
 pool of distinct schemes per rank keeps restarts diverse; --searcher picks another strategy
 (its options are listed under its name below). Workers run as local processes, or as actors
