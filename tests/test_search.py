@@ -125,11 +125,24 @@ def _start(flipforge_cmd, tmp_path, *args):
     return proc
 
 
+def _signal_state(pid: int) -> dict[str, int]:
+    """SigIgn, SigBlk and SigCgt of a process, from /proc."""
+    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return {k: int(v, 16) for k, v in (line.split(":\t") for line in lines if line.startswith("Sig"))}
+
+
 def test_ctrl_c_writes_the_checkpoint_and_says_how_to_resume(flipforge_cmd, tmp_path):
     proc = _start(flipforge_cmd, tmp_path)
-    workers = _children(proc.pid)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
+    try:
+        state, bit = _signal_state(proc.pid), 1 << (signal.SIGINT - 1)
+        assert not (state["SigIgn"] | state["SigBlk"]) & bit, f"the CLI started with SIGINT ignored or blocked: {state}"
+        workers = _children(proc.pid)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:  # never leave a searching CLI and its workers behind for the next tests
+            proc.kill()
+            proc.communicate()
     assert proc.returncode == 130
     assert "interrupted" in out and "flipforge resume" in out and "Traceback" not in out + err
     ckpt = json.loads((tmp_path / "run" / "checkpoint.json").read_text())
