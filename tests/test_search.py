@@ -128,7 +128,8 @@ def _start(flipforge_cmd, tmp_path, *args):
 def _signal_state(pid: int) -> dict[str, int]:
     """SigIgn, SigBlk and SigCgt of a process, from /proc."""
     lines = Path(f"/proc/{pid}/status").read_text().splitlines()
-    return {k: int(v, 16) for k, v in (line.split(":\t") for line in lines if line.startswith("Sig"))}
+    fields = (line.split(":\t") for line in lines if line.startswith(("SigIgn", "SigBlk", "SigCgt")))
+    return {k: int(v, 16) for k, v in fields}
 
 
 def test_ctrl_c_writes_the_checkpoint_and_says_how_to_resume(flipforge_cmd, tmp_path):
