@@ -94,7 +94,7 @@ def check_function_name(lang: str, name: str) -> None:
 class _Plan:
     """What every language renders: names, temps, products and outputs as (coef, name) lists."""
 
-    fmt: tuple[int, int, int]  # matmul: (n, m, p); other targets: (rows of C, -, cols of C)
+    fmt: tuple[int, int, int] | None  # (n, m, p) for matmul; None for other targets (see layout)
     a: list[str]
     b: list[str]
     c: list[tuple[int, int, str]]  # (i, k, name) for C[i][k]; an output of several cells appears once per cell
@@ -142,8 +142,7 @@ def _plan(scheme: Scheme, reduced: ReducedScheme | None) -> _Plan:
     outputs = _temp_lines(pw, "u") + [
         (cname[e], _terms(pw.outputs[e], lambda x: pw.name(x, "u"))) for e in range(len(pw.outputs)) if e in cname
     ]
-    fmt = scheme.fmt if scheme.fmt is not None else (out.rows, layout.left.cols, out.cols)
-    return _Plan(fmt, a, b, cells, temps, products, outputs, layout)
+    return _Plan(scheme.fmt, a, b, cells, temps, products, outputs, layout)
 
 
 def _linear(terms: list[tuple[Fraction, str]], coef: Callable[[Fraction, str], str], zero: str = "0") -> str:
@@ -291,9 +290,7 @@ def _python_structured(plan: _Plan, name: str, header: list[str]) -> str:
 
 
 def _python(plan: _Plan, name: str, header: list[str]) -> str:
-    if plan.layout.left.structure != "g" or plan.layout.right.structure != "g" or plan.layout.same_operand:
-        return _python_structured(plan, name, header)
-    if plan.layout.out.structure != "g" or plan.layout.out.dropped:
+    if plan.fmt is None:
         return _python_structured(plan, name, header)
     n, m, p = plan.fmt
     lines = ['"""' + header[0], *header[1:], '"""', "", "from fractions import Fraction", "", ""]
@@ -399,11 +396,7 @@ def _c_structured(plan: _Plan, name: str, header: list[str]) -> str:
 
 
 def _c(plan: _Plan, name: str, header: list[str]) -> str:
-    if (
-        plan.layout.out.dropped
-        or plan.layout.same_operand
-        or any(op.structure != "g" for op in (plan.layout.left, plan.layout.right, plan.layout.out))
-    ):
+    if plan.fmt is None:
         return _c_structured(plan, name, header)
     n, m, p = plan.fmt
     lines = [

@@ -38,6 +38,7 @@ from .perminov import (
 
 __all__ = [
     "FORMATS",
+    "as_target",
     "SchemeFormat",
     "detect_format",
     "output_format",
@@ -258,7 +259,7 @@ def read_entries(path: str | Path, fmt: str | None = None, target: str | Tensor 
         raise FormatError(f"--target {target}: name a target (3x3x3, ug-444, pm-22), not a tensor file")
     try:
         entries = list(spec.reader(p, tensor) if spec.takes_target else spec.reader(p))
-        return entries if tensor is None or spec.takes_target else [_as_target(e, tensor, p) for e in entries]
+        return entries if tensor is None or spec.takes_target else [as_target(e, tensor, p) for e in entries]
     except FormatError:
         raise
     except FlipforgeError as exc:
@@ -271,7 +272,7 @@ def read_entries(path: str | Path, fmt: str | None = None, target: str | Tensor 
         raise FormatError(f"{p}: cannot be read as {spec.name} ({type(exc).__name__}: {why})") from None
 
 
-def _as_target(entry: Entry, tensor: Tensor, path: Path) -> Entry:
+def as_target(entry: Entry, tensor: Tensor, path: str | Path) -> Entry:
     """The entry, or a FormatError when it is a scheme of another target than ``--target`` names."""
     if isinstance(entry, Scheme) and entry.tensor != tensor:
         return FormatError(f"{path}: holds a {entry.tensor.label()} scheme, not {tensor.label()} (--target)")

@@ -25,6 +25,7 @@ from ..searchers import Candidate, Progress, Report, Searcher, get_searcher, mak
 
 __all__ = [
     "Backend",
+    "RosterBackend",
     "WorkerSpec",
     "WorkerLoop",
     "Event",
@@ -255,3 +256,17 @@ class Backend(ABC):
     @abstractmethod
     def running(self) -> int:
         """How many workers have not finished (a lost one being replaced still counts)."""
+
+
+class RosterBackend(Backend):
+    """A Backend that keeps its workers' state in a WorkerRoster (both built-in backends)."""
+
+    roster: WorkerRoster | None = None
+
+    @property
+    def done(self) -> list[bool]:
+        """Per worker: whether it has finished (empty before ``start``)."""
+        return self.roster.done if self.roster is not None else []
+
+    def running(self) -> int:
+        return self.done.count(False)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..searchers import Candidate
-from .base import SHUTDOWN_WAIT, Backend, Event, Failed, Lost, WorkerLoop, WorkerRoster, WorkerSpec
+from .base import SHUTDOWN_WAIT, Event, Failed, Lost, RosterBackend, WorkerLoop, WorkerRoster, WorkerSpec
 
 __all__ = ["LocalBackend", "STOP_SIGNALS", "signals_blocked"]
 
@@ -89,7 +89,7 @@ def _context() -> Any:
     return multiprocess.get_context("fork" if "fork" in methods else "spawn")
 
 
-class LocalBackend(Backend):
+class LocalBackend(RosterBackend):
     """Worker processes on this machine; a lost one is replaced from the latest pools."""
 
     name = "local"
@@ -100,10 +100,6 @@ class LocalBackend(Backend):
         self.inboxes: list[Any] = []
         self.roster: WorkerRoster | None = None
         self.parent = os.getpid()
-
-    @property
-    def done(self) -> list[bool]:
-        return self.roster.done if self.roster is not None else []
 
     def start(self, n_workers: int, spec: WorkerSpec, cancel: Callable[[], bool] | None = None) -> int:
         spec.searcher_class().prepare()
@@ -159,9 +155,6 @@ class LocalBackend(Backend):
         for w, inbox in enumerate(self.inboxes):
             if not self.done[w]:
                 inbox.put(message)
-
-    def running(self) -> int:
-        return self.done.count(False)
 
     def stop(self, wait: float = SHUTDOWN_WAIT, abort: Callable[[], bool] | None = None) -> list[Event]:
         if not self.procs:

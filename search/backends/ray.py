@@ -37,11 +37,11 @@ from flipforge.schemes import SchemeError
 from ..searchers import Candidate
 from .base import (
     SHUTDOWN_WAIT,
-    Backend,
     Done,
     Event,
     Failed,
     Lost,
+    RosterBackend,
     WorkerLoop,
     WorkerRoster,
     WorkerSpec,
@@ -231,7 +231,7 @@ def _placement(n_workers: int) -> dict[str, Any]:
     return {"num_cpus": OVERSUBSCRIBED_CPUS, "scheduling_strategy": "SPREAD"}
 
 
-class RayBackend(Backend):
+class RayBackend(RosterBackend):
     """Workers as Ray actors; a lost one is replaced from the latest pools."""
 
     name = "ray"
@@ -247,10 +247,6 @@ class RayBackend(Backend):
         self.calls: dict[Any, int] = {}  # in-flight ``run`` call -> worker
         self.backlog: list[Event] = []  # events of the warm-up, handed out by the next ``events``
         self.options: dict[str, Any] = {}
-
-    @property
-    def done(self) -> list[bool]:
-        return self.roster.done if self.roster is not None else []
 
     # --- the Backend seam ------------------------------------------------------------------------
 
@@ -290,9 +286,6 @@ class RayBackend(Backend):
         for w, inbox in enumerate(self.inboxes):
             if not self.done[w]:
                 inbox.append(message)
-
-    def running(self) -> int:
-        return self.done.count(False)
 
     def stop(self, wait: float = SHUTDOWN_WAIT, abort: Callable[[], bool] | None = None) -> list[Event]:
         deadline = time.monotonic() + wait

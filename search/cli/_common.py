@@ -23,6 +23,7 @@ from flipforge.schemes import (
     parse_target,
     read_entries,
 )
+from flipforge.schemes.formats import as_target
 
 __all__ = [
     "EXIT_OK",
@@ -248,11 +249,11 @@ def iter_sources(paths: tuple[str, ...], fmt: str | None) -> Iterator[Source]:
     for raw in paths:
         if raw.startswith(BUILTIN_PREFIX):
             try:
-                scheme = builtin_scheme(raw)
+                entry = builtin_scheme(raw)
                 wanted = _current_target()
-                if wanted is not None and scheme.tensor != parse_target(wanted):
-                    raise TensorError(f"{raw} is a {scheme.tensor.label()} scheme, not {wanted} (--target)")
-                yield Source(raw, 0, 1, scheme)
+                if wanted is not None:
+                    entry = as_target(entry, parse_target(wanted), raw)
+                yield Source(raw, 0, 1, entry) if isinstance(entry, Scheme) else Source(raw, 0, 1, None, shown(entry))
             except FlipforgeError as exc:
                 yield Source(shown(raw), 0, 1, None, shown(exc))
             continue
