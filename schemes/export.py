@@ -308,16 +308,63 @@ def _python(plan: _Plan, name: str, header: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+_NP_Q = [
+    "",
+    "def _q(num, den, x):",
+    '    """num/den * x, exact for integer and object (Fraction) values, floating for float ones."""',
+    "    return x * (num / den) if np.asarray(x).dtype.kind in 'fc' else x * Fraction(num, den)",
+    "",
+    "",
+]
+
+
+def _numpy_structured(plan: _Plan, name: str, header: list[str]) -> str:
+    """A function of stacks of full operands (leading axes are a batch) that reads only their free
+    entries. Block recursion is not offered: a block of a symmetric or skew matrix is transposed
+    across the diagonal, not repeated, so the scheme does not apply to blocks of every structure."""
+    lay = plan.layout
+    ops = _operands(plan)
+    poly = lay.left.structure == "p"
+    lines = ['"""' + header[0], *header[1:], '"""', "", "from fractions import Fraction", "", "import numpy as np", ""]
+    lines += [*_NP_Q, f"def {name}({', '.join(op.name for op, _ in ops)}):"]
+    what = "arrays of shape (..., d+1), lowest degree first" if poly else "arrays of shape (..., rows, cols)"
+    lines += [
+        f'    """{header[2]}',
+        f"    Operands are {what}: leading axes are a batch, so one call multiplies a whole stack",
+        '    elementwise. Exact for integer and Fraction (object) arrays."""',
+    ]
+    for op, _ in ops:
+        shape = f"({op.cols},)" if poly else f"({op.rows}, {op.cols})"
+        tail = "1" if poly else "2"
+        lines += [
+            f"    {op.name} = np.asarray({op.name})",
+            f"    if {op.name}.ndim < {tail} or {op.name}.shape[-{tail}:] != {shape}:",
+            f"        raise ValueError(f'{name}: {op.name} must end in shape {shape}, not {{{op.name}.shape}}')",
+        ]
+    for op, names in ops:
+        for var, i, j in _reads(op, names):
+            lines.append(f"    {var} = {op.name}[..., {j}]" if poly else f"    {var} = {op.name}[..., {i}, {j}]")
+    lines += _assignments(plan, _np_coef, "    ")
+    for o, terms in plan.outputs:
+        lines.append(f"    {o} = {_linear(terms, _np_coef, '0 * m1')}")
+    out = lay.out
+    shape = f"({out.cols},)" if poly else f"({out.rows}, {out.cols})"
+    lines.append(f"    C = np.zeros(np.shape(m1) + {shape}, dtype=np.asarray(m1).dtype)")
+    for i, row in enumerate(_result_rows(plan, "")):
+        for k, value in enumerate(row):
+            if value:
+                lines.append(f"    C[..., {k}] = {value}" if poly else f"    C[..., {i}, {k}] = {value}")
+    lines.append("    return C")
+    return "\n".join(lines) + "\n"
+
+
 def _numpy(plan: _Plan, name: str, header: list[str]) -> str:
+    if plan.fmt is None:
+        return _numpy_structured(plan, name, header)
     n, m, p = plan.fmt
     lines = ['"""' + header[0], *header[1:], '"""', "", "from fractions import Fraction", "", "import numpy as np", ""]
     lines += [
-        "",
-        "def _q(num, den, x):",
-        '    """num/den * x, exact for integer and object (Fraction) blocks, floating for float blocks."""',
-        "    return x * (num / den) if x.dtype.kind in 'fc' else x * Fraction(num, den)",
-        "",
-        "",
+        *_NP_Q,
         f"def {name}(A, B, recursive=False, cutoff=64):",
         f'    """C = A @ B by the <{n},{m},{p}> scheme applied to blocks; recursive=True recurses on the',
         '    products while the blocks are larger than cutoff and still tile, then uses @."""',
@@ -459,10 +506,6 @@ def export_code(
         raise SchemeError(f"unknown language {lang!r}: use one of {', '.join(LANGUAGES)}")
     if scheme.tensor.layout() is None:
         raise SchemeError("a tensor read from a file has no matrix layout to export; name a target such as ug-444")
-    if lang == "numpy" and scheme.fmt is None:
-        raise SchemeError(
-            f"numpy block code is for matrix multiplication; export {scheme.tensor.key} with --lang python or c"
-        )
     if domain not in ("ZT", "Z", "Q"):
         raise SchemeError(f"the scheme holds over {domain} only; code runs over the reals (lift it to Z or Q first)")
     check_function_name(lang, name)

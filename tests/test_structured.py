@@ -98,6 +98,30 @@ def test_exported_python_multiplies_random_structured_matrices(structured, name)
         assert namespace["product"](*operands) == _expected(layout, operands)
 
 
+@pytest.mark.parametrize("name", SAMPLES)
+def test_exported_numpy_multiplies_stacks_of_structured_matrices(structured, name):
+    scheme = _sample(structured, name)
+    layout = scheme.tensor.layout()
+    code = export_code(scheme, "numpy", domain=scheme.domain.name, name="product")
+    namespace: dict = {}
+    exec(compile(code, name, "exec"), namespace)  # noqa: S102 - the code flipforge just generated
+    rng = random.Random(11)
+    ops = [layout.left] if layout.same_operand else [layout.left, layout.right]
+    batch = [[_random_operand(op, rng, exact=True) for op in ops] for _ in range(4)]
+    stacks = [np.array([operands[i] for operands in batch], dtype=object) for i in range(len(ops))]
+    exact = namespace["product"](*stacks)
+    assert exact.shape[0] == 4
+    for got, operands in zip(exact, batch, strict=True):
+        assert got.tolist() == _expected(layout, operands)
+    floats = namespace["product"](*(s.astype(np.float64) for s in stacks))
+    assert floats.dtype == np.float64
+    assert np.allclose(floats, np.array([_expected(layout, o) for o in batch], dtype=np.float64))
+    one = namespace["product"](*(np.array(o, dtype=np.int64) for o in batch[0]))
+    assert one.tolist() == _expected(layout, batch[0])
+    with pytest.raises(ValueError, match="must end in shape"):
+        namespace["product"](*(np.zeros((2, 7)) for _ in ops))
+
+
 def _compiler() -> str:
     cc = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
     if cc is None:
@@ -136,6 +160,10 @@ def test_exported_polynomial_product_is_a_convolution():
     namespace: dict = {}
     exec(compile(code, "pm-22", "exec"), namespace)  # noqa: S102
     assert namespace["poly"]([1, 2, 3], [4, 5, 6]) == list(np.convolve([1, 2, 3], [4, 5, 6]))
+    code = export_code(scheme, "numpy", domain="Z", name="poly")
+    exec(compile(code, "pm-22", "exec"), namespace)  # noqa: S102
+    stack = namespace["poly"](np.array([[1, 2, 3], [0, 1, 0]]), np.array([4, 5, 6]))
+    assert stack.tolist() == [list(np.convolve([1, 2, 3], [4, 5, 6])), [0, 4, 5, 6, 0]]
 
 
 def test_info_counts_recursive_calls_as_the_paper_names_them(structured):
@@ -195,3 +223,34 @@ def test_target_option_reads_a_nameless_flipcpd_file(flipforge_cmd, structured, 
         [*flipforge_cmd, "verify", "builtin:strassen", "--target", "ss-222"], capture_output=True, text=True
     )
     assert wrong.returncode == 2 and "not ss-222" in wrong.stderr
+
+
+def test_equiv_on_structured_targets_uses_term_order_and_scaling_only(flipforge_cmd, structured, tmp_path):
+    from flipforge.schemes import write_schemes
+    from flipforge.schemes.symmetry import scale_terms
+    from flipforge.verify.equivalence import find_isotropy, fingerprint
+
+    ug = _sample(structured, "ug-444-rank34-rec-12-0-0-q.npy")
+    rng = random.Random(3)
+    order = list(range(ug.rank))
+    rng.shuffle(order)
+    a = [Fraction(rng.choice([-2, -1, 1, 3]), rng.choice([1, 2])) for _ in order]
+    b = [Fraction(rng.choice([-1, 1, 2]), 1) for _ in order]
+    moved = scale_terms(ug.take_terms(order), a, b)
+    assert verify(moved, "Q").valid
+    assert fingerprint(moved) == fingerprint(ug) and fingerprint(moved).target == "ug-444"
+    assert find_isotropy(ug, moved, "Q") == {"symmetry": "term order and scaling", "X": None, "Y": None, "Z": None}
+    # the left factor's ranks are those of upper-triangular 4x4 matrices, not of a parameter row
+    assert max(t[0] for t in fingerprint(ug).rank_profile) > 1
+    (copy,) = write_schemes([moved], tmp_path / "moved.json")
+    original = structured / "ug-444-rank34-rec-12-0-0-q.npy"
+    cmd = [*flipforge_cmd, "equiv", str(original), str(copy), "--find"]
+    found = subprocess.run(cmd, capture_output=True, text=True)
+    assert found.returncode == 0 and "equivalent: the same terms up to order and scaling" in found.stdout
+    other = [structured / n for n in ("ss-222-rank6-rec-0-5-0-z.txt", "ss-222-rank6-rec-2-2-0-z.txt")]
+    if not all(p.exists() for p in other):
+        pytest.skip("the two ss-222 rank-6 files are absent")
+    differ = subprocess.run([*flipforge_cmd, "equiv", *map(str, other), "--find"], capture_output=True, text=True)
+    assert differ.returncode == 1 and differ.stdout.startswith("not equivalent"), differ.stdout
+    mixed = subprocess.run([*flipforge_cmd, "equiv", str(original), str(other[0])], capture_output=True, text=True)
+    assert mixed.returncode == 1 and "different targets ug-444 and ss-222" in mixed.stdout

@@ -1,14 +1,18 @@
-"""Invariants of a scheme under the symmetries of <n,m,p>: a fingerprint for "not equivalent".
+"""Invariants of a scheme under the symmetries of its target: a fingerprint for "not equivalent".
 
-Equivalent schemes (term permutations, scaling of factors, isotropies
+Equivalent schemes of <n,m,p> (term permutations, scaling of factors, isotropies
 (U, V, W) -> (X U Y^-1, Y V Z^-1, Z W X^-1), and, where the format allows it, the cyclic and
-transpose symmetries that permute the three factors) have equal fingerprints. Different
-fingerprints prove two schemes inequivalent; equal ones only say "possibly equivalent".
+transpose symmetries that permute the three factors) have equal fingerprints. Other targets
+(structured and polynomial products, file tensors) assume no symmetry beyond term order and
+scaling. Different fingerprints prove two schemes inequivalent; equal ones only say "possibly
+equivalent".
 
-Per term the fingerprint records, for each factor, its rank as a matrix (u_t is n x m, v_t is
-m x p, w_t is p x n) and how many other terms have a proportional factor in that slot. The
-multiset of these per-term records is taken over the slot orders the format's symmetry allows,
-and the smallest is kept. Ranks are exact: over Q by fraction-free elimination, over F_p mod p.
+Per term the fingerprint records, for each factor, its rank as a matrix (the full matrix its
+parameters fill, from the target's layout: u_t is A, n x m for matmul; a symmetric operand gives
+a symmetric matrix; a file tensor's factor is one row) and how many other terms have a
+proportional factor in that slot. The multiset of these per-term records is taken over the slot
+orders the target's symmetry allows, and the smallest is kept. Ranks are exact: over Q by
+fraction-free elimination, over F_p mod p.
 """
 
 from __future__ import annotations
@@ -62,7 +66,7 @@ def _normalised(vec: tuple, p: int | None) -> tuple:
 class Fingerprint:
     """Invariants of a scheme; ``terms`` is the canonical multiset of per-term records."""
 
-    fmt: tuple[int, int, int]
+    target: str
     domain: str
     rank: int
     rank_profile: tuple  # multiset of (rank u, rank v, rank w), canonical slot order
@@ -70,16 +74,18 @@ class Fingerprint:
 
     def differences(self, other: Fingerprint) -> list[str]:
         out = []
-        for name in ("fmt", "domain", "rank", "rank_profile", "terms"):
+        for name in ("target", "domain", "rank", "rank_profile", "terms"):
             if getattr(self, name) != getattr(other, name):
                 out.append(name)
         return out
 
 
-def _slot_orders(fmt: tuple[int, int, int]) -> list[tuple[int, int, int]]:
-    """Permutations of (u, v, w) that a symmetry of this format can realise."""
-    n, m, p = fmt
+def _slot_orders(fmt: tuple[int, int, int] | None) -> list[tuple[int, int, int]]:
+    """Permutations of (u, v, w) that a symmetry of this format can realise (none for other targets)."""
     orders = [(0, 1, 2)]
+    if fmt is None:
+        return orders
+    n, m, p = fmt
     if n == m == p:
         orders += [(1, 2, 0), (2, 0, 1)]  # cyclic
     # transposition (C^T = B^T A^T) maps <n,m,p> to <p,m,n> and swaps the roles of u and v
@@ -88,14 +94,18 @@ def _slot_orders(fmt: tuple[int, int, int]) -> list[tuple[int, int, int]]:
     return orders
 
 
+def _shapers(scheme: Scheme) -> list:
+    """Per factor, a function from a factor row to the matrix it stands for."""
+    layout = scheme.tensor.layout()
+    if layout is None:
+        return [lambda row: [list(row)]] * 3
+    return [op.matrix for op in (layout.left, layout.right, layout.out)]
+
+
 def fingerprint(scheme: Scheme, domain: Domain | str = "Q") -> Fingerprint:
     """The fingerprint over Q (or F_p: coefficients reduced mod p)."""
-    if scheme.fmt is None:
-        raise SchemeError("fingerprints are defined for matrix multiplication schemes")
     dom = Domain.parse(domain)
     p = dom.p
-    n, m, p_ = scheme.fmt
-    shapes = ((n, m), (m, p_), (p_, n))
     factors = []
     for a in scheme.factors:
         if p:
@@ -106,14 +116,10 @@ def fingerprint(scheme: Scheme, domain: Domain | str = "Q") -> Fingerprint:
         else:
             factors.append(a)
     records = []
-    for arr, shape in zip(factors, shapes, strict=True):
+    for arr, shaper in zip(factors, _shapers(scheme), strict=True):
         rows = [tuple(x if p else Fraction(x) for x in row) for row in arr.tolist()]
         keys = Counter(_normalised(r, p) for r in rows)
-        slot = []
-        for row in rows:
-            mat = [list(row[i * shape[1] : (i + 1) * shape[1]]) for i in range(shape[0])]
-            slot.append((_rank(mat, p), keys[_normalised(row, p)] - 1))
-        records.append(slot)
+        records.append([(_rank(shaper(row), p), keys[_normalised(row, p)] - 1) for row in rows])
     per_term = list(zip(*records, strict=True))
     candidates = []
     for order in _slot_orders(scheme.fmt):
@@ -121,13 +127,13 @@ def fingerprint(scheme: Scheme, domain: Domain | str = "Q") -> Fingerprint:
         profile = tuple(sorted(tuple(t[i][0] for i in order) for t in per_term))
         candidates.append((profile, terms))
     profile, terms = min(candidates)
-    return Fingerprint(scheme.fmt, dom.name if p else "Q", scheme.rank, profile, terms)
+    return Fingerprint(scheme.tensor.label(), dom.name if p else "Q", scheme.rank, profile, terms)
 
 
 def compare(a: Scheme, b: Scheme, domain: Domain | str = "Q") -> tuple[bool, str]:
-    """(possibly equivalent?, explanation) for two schemes of one format."""
-    if a.fmt != b.fmt:
-        return False, f"different formats {a.tensor.label()} and {b.tensor.label()}"
+    """(possibly equivalent?, explanation) for two schemes of one target."""
+    if a.tensor != b.tensor:
+        return False, f"different targets {a.tensor.label()} and {b.tensor.label()}"
     if a.rank != b.rank:
         return False, f"different ranks {a.rank} and {b.rank}"
     fa, fb = fingerprint(a, domain), fingerprint(b, domain)
@@ -206,14 +212,19 @@ def find_isotropy(a: Scheme, b: Scheme, domain: Domain | str = "Q") -> dict | No
 
     Searches the cyclic/transpose variants of A the format allows, then isotropies (X, Y, Z) from
     GL over F_p, or over Q from the integer matrices with entries in {-1,0,1} and det ±1 (so over
-    Q a None is not a proof). Raises SchemeError when the format is too large to search.
+    Q a None is not a proof). Raises SchemeError when the format is too large to search. A target
+    other than matmul assumes no symmetry beyond term order and scaling, so there the answer is
+    exact: ``{"symmetry": "term order and scaling"}`` when A and B are the same terms, else None.
     """
     from flipforge.schemes.canonical import canonical_hash
     from flipforge.schemes.symmetry import rotate, transpose
 
-    if a.fmt is None or a.fmt != b.fmt or a.rank != b.rank:
+    if a.tensor != b.tensor or a.rank != b.rank:
         return None
     dom = Domain.parse(domain)
+    if a.fmt is None:
+        same = canonical_hash(a, dom) == canonical_hash(b, dom)
+        return {"symmetry": "term order and scaling", "X": None, "Y": None, "Z": None} if same else None
     p = dom.p
     if not p and not (a.is_integral and b.is_integral):
         raise SchemeError("the isotropy search over Q needs integer schemes")

@@ -1,4 +1,4 @@
-"""``flipforge equiv``: are two schemes (possibly) equivalent under the symmetries of <n,m,p>?"""
+"""``flipforge equiv``: are two schemes (possibly) equivalent under the symmetries of their target?"""
 
 from __future__ import annotations
 
@@ -31,13 +31,18 @@ __all__ = ["equiv_command"]
 @click.option("--json", "as_json", is_flag=True, show_default="off", help="Print one JSON object.")
 @friendly_errors
 def equiv_command(first: str, second: str, domain: str | None, find: bool, as_json: bool) -> None:
-    """Compare invariants of two schemes of one format (factor ranks, proportional factors).
+    """Compare invariants of two schemes of one target (factor ranks, proportional factors).
 
     Different invariants prove that no isotropy, term permutation, scaling or cyclic/transpose
     symmetry maps A to B ("not equivalent", exit 1). Equal invariants say "possibly equivalent"
     (exit 0): the invariants cannot prove equivalence. With --find (sides up to 3 over F2, up to
     2 over Q) flipforge searches for the isotropy (X, Y, Z) and, when it finds one, says
     "equivalent" and prints it; over Q only matrices with entries in {-1,0,1} are tried.
+
+    Structured and polynomial products and file tensors assume no symmetry beyond term order and
+    scaling: the factor ranks are those of the full matrices the parameters fill (ug-444's left
+    factor is an upper-triangular 4x4 matrix), and --find decides exactly whether A and B are the
+    same terms.
     """
     a, b = one_source(first, None).scheme, one_source(second, None).scheme
     if domain:
@@ -51,12 +56,18 @@ def equiv_command(first: str, second: str, domain: str | None, find: bool, as_js
             fail(f"{label} is not valid over {dom}")
     same, why = compare(a, b, dom)
     found = find_isotropy(a, b, dom) if (find and same) else None
-    if found:
+    if found and found["X"] is None:
+        why = "equivalent: the same terms up to order and scaling"
+    elif found:
         why = f"equivalent: {found['symmetry']} then isotropy X={found['X']} Y={found['Y']} Z={found['Z']}"
+    elif find and same and a.fmt is None:
+        target = a.tensor.label()
+        why = f"not equivalent: not the same terms up to order and scaling, and {target} assumes no other symmetry"
+        same = False
     elif find and same:
         why += "; no isotropy found in the searched set"
     if as_json:
-        fa = fingerprint(a, dom) if a.fmt == b.fmt else None
+        fa = fingerprint(a, dom) if a.tensor == b.tensor else None
         click.echo(
             json.dumps(
                 {
