@@ -17,6 +17,7 @@ from .db_cmd import db_group
 from .equiv_cmd import equiv_command
 from .info_cmd import info_command
 from .lift_cmd import lift_command
+from .meta_cmd import meta_group
 from .search_cmd import resume_command, runs_command, search_command
 from .select_cmd import select_command
 from .verify_cmd import verify_command
@@ -57,6 +58,7 @@ cli.add_command(export_command)
 cli.add_command(lift_command)
 cli.add_command(equiv_command)
 cli.add_command(select_command)
+cli.add_command(meta_group)
 
 
 def _safe_streams() -> None:

@@ -1,0 +1,174 @@
+"""Meta moves (extend, project, merge, product, permute) keep schemes exact, in their ring."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from flipforge.schemes import Scheme, SchemeError, read_schemes
+from flipforge.schemes.meta import extend, merge, merge_pairs, permute_to, product, project, reorderings
+from flipforge.schemes.symmetry import isotropy
+from flipforge.verify import verify
+from hypothesis import given
+from hypothesis import strategies as st
+from test_properties import F2_ONLY, unimodular
+
+COLLECTION = Path(__file__).resolve().parents[1] / "schemes" / "collection"
+(LADERMAN_LIKE,) = read_schemes(COLLECTION / "3x3x3-r23-ZT-sparse.json")
+BASES = {
+    "strassen/ZT": Scheme.strassen().with_domain("ZT"),
+    "naive-2x3x2/Z": Scheme.naive("2x3x2").with_domain("Z"),
+    "strassen/F3": Scheme.strassen().with_domain("F3"),
+    "strassen-abs/F2": F2_ONLY,
+    "3x3x3:23/ZT": LADERMAN_LIKE,
+}
+
+
+@st.composite
+def valid_schemes(draw) -> Scheme:
+    """A built-in or found scheme moved by a random isotropy (integral: det ±1), in its ring; ZT
+    schemes stay unmoved so that their coefficients stay in {-1,0,1}."""
+    base = BASES[draw(st.sampled_from(sorted(BASES)))]
+    if base.domain.name == "ZT":
+        return base
+    n, m, p = base.fmt
+    moved = isotropy(base, unimodular(draw, n), unimodular(draw, m), unimodular(draw, p))
+    return moved.with_domain("Z" if base.domain.name == "Z" else base.domain)
+
+
+def _holds(s: Scheme) -> bool:
+    return verify(s, s.domain).valid
+
+
+@given(valid_schemes(), st.sampled_from("nmp"))
+def test_extend_keeps_validity_and_adds_the_slice(scheme, axis):
+    out = extend(scheme, axis)
+    n, m, p = scheme.fmt
+    slice_size = {"n": m * p, "m": n * p, "p": n * m}[axis]
+    assert _holds(out) and out.rank == scheme.rank + slice_size and out.domain == scheme.domain
+
+
+@given(valid_schemes(), st.sampled_from("nmp"), st.integers(0, 2))
+def test_project_keeps_validity_and_never_adds_terms(scheme, axis, index):
+    size = scheme.fmt["nmp".index(axis)]
+    out = project(scheme, axis, index % size)
+    assert _holds(out) and out.rank <= scheme.rank and out.domain == scheme.domain
+
+
+@given(valid_schemes(), st.sampled_from("nmp"))
+def test_project_undoes_extend(scheme, axis):
+    size = scheme.fmt["nmp".index(axis)]
+    back = project(extend(scheme, axis), axis, size)
+    assert back.fmt == scheme.fmt and back.rank <= scheme.rank and _holds(back)
+
+
+@given(valid_schemes(), st.sampled_from("nmp"))
+def test_merge_with_a_naive_slice_is_a_direct_sum(scheme, axis):
+    ax = "nmp".index(axis)
+    other = Scheme.naive(tuple(2 if d == ax else scheme.fmt[d] for d in range(3))).with_domain(scheme.domain)
+    out = merge(scheme, other, axis)
+    assert _holds(out) and out.rank == scheme.rank + other.rank
+
+
+@given(valid_schemes(), valid_schemes())
+def test_product_keeps_validity(a, b):
+    if a.domain != b.domain or a.rank * b.rank > 200:
+        return
+    out = product(a, b)
+    assert out.fmt == tuple(x * y for x, y in zip(a.fmt, b.fmt, strict=True)) and out.rank == a.rank * b.rank
+    assert _holds(out)
+
+
+@given(valid_schemes(), st.data())
+def test_permute_reaches_every_reordering(scheme, data):
+    to = data.draw(st.sampled_from(reorderings(scheme.fmt)))
+    out = permute_to(scheme, to)
+    assert out.fmt == to and out.rank == scheme.rank and _holds(out)
+
+
+def test_a_corrupted_factor_stays_invalid_through_a_move():
+    good = Scheme.strassen().with_domain("Z")
+    u = good.u.copy()
+    u[0, 0] += 1
+    bad = Scheme.from_arrays((2, 2, 2), u, good.v, good.w, "Z")
+    assert not _holds(bad)
+    assert not _holds(extend(bad, "n")) and not _holds(product(bad, good))
+
+
+def test_projecting_strassen_reaches_the_optimal_rank():
+    assert project(Scheme.strassen(), "n", 0).rank == 4  # <1,2,2> needs 4
+
+
+def test_merges_during_projection_stay_in_the_ring():
+    # a⊗b⊗c twice folds into a⊗b⊗2c: fine over Z, outside {-1,0,1}, so kept apart over ZT
+    twice = Scheme.from_arrays((2, 1, 1), [[1, 0], [1, 0]], [[1], [1]], [[1, 0], [1, 0]])
+    assert merge_pairs(twice.with_domain("Z")).rank == 1
+    assert merge_pairs(twice.with_domain("ZT")).rank == 2
+    # a⊗b⊗c and (-a)⊗b⊗c cancel; over F2 a⊗b⊗c twice cancels too
+    opposite = Scheme.from_arrays((2, 1, 1), [[1, 0], [-1, 0]], [[1], [1]], [[1, 0], [1, 0]], "ZT")
+    assert merge_pairs(opposite).rank == 0
+    assert merge_pairs(twice.with_domain("F2")).rank == 0
+    assert merge_pairs(twice.with_domain("F3")).rank == 1
+
+
+def test_bad_moves_say_why():
+    with pytest.raises(SchemeError, match="differ outside axis n"):
+        merge(Scheme.strassen(), Scheme.naive("1x2x3"), "n")
+    with pytest.raises(SchemeError, match="single index"):
+        project(Scheme.naive("1x2x2"), "n", 0)
+    with pytest.raises(SchemeError, match="not a reordering"):
+        permute_to(Scheme.strassen(), (2, 2, 3))
+    with pytest.raises(SchemeError, match="different rings"):
+        merge(Scheme.strassen().with_domain("F2"), Scheme.strassen().with_domain("F3"), "n")
+
+
+def test_meta_cli_builds_a_start_that_search_accepts(flipforge_cmd, tmp_path):
+    start = tmp_path / "2x2x3.json"
+    made = subprocess.run(
+        [*flipforge_cmd, "meta", "extend", "builtin:strassen", "--axis", "p", "-o", str(start), "--json"],
+        capture_output=True,
+        text=True,
+    )
+    assert made.returncode == 0, made.stderr
+    summary = json.loads(made.stdout)
+    assert summary["format"] == "2x2x3" and summary["rank"] == 11 and summary["valid"]
+    checked = subprocess.run([*flipforge_cmd, "verify", str(start)], capture_output=True, text=True)
+    assert checked.returncode == 0 and "2x2x3  rank 11" in checked.stdout
+    searched = subprocess.run(
+        [*flipforge_cmd, "search", "2x2x3", "--start", str(start), "-r", "11", "-w", "1", "--seed", "1"]
+        + ["--no-db", "--run-dir", str(tmp_path / "run"), "-q", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert searched.returncode == 0 and json.loads(searched.stdout)["best_rank"] == 11
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["extend", "builtin:strassen", "--axis", "q"], "'q' is not one of"),
+        (["project", "builtin:strassen", "--axis", "n", "--index", "5"], "index 5 is outside 0..1"),
+        (["permute", "builtin:strassen", "--to", "2x2x3"], "not a reordering"),
+        (["merge", "builtin:strassen", "builtin:naive:1x2x3", "--axis", "n"], "differ outside axis n"),
+        (["extend", "no-such-file.json", "--axis", "n"], "no such file"),
+    ],
+)
+def test_meta_cli_bad_input_is_one_line_and_exit_2(flipforge_cmd, args, message):
+    out = subprocess.run([*flipforge_cmd, "meta", *args], capture_output=True, text=True)
+    assert out.returncode == 2 and message in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_meta_cli_refuses_an_invalid_scheme(flipforge_cmd, tmp_path):
+    bad = tmp_path / "bad.json"
+    good = Scheme.strassen()
+    u = np.array(good.u, dtype=np.int64)
+    u[0, 0] += 1
+    from flipforge.schemes import write_schemes
+
+    write_schemes([Scheme.from_arrays((2, 2, 2), u, good.v, good.w, "Z")], bad)
+    out = subprocess.run([*flipforge_cmd, "meta", "extend", str(bad), "--axis", "n"], capture_output=True, text=True)
+    assert out.returncode == 2 and "a meta move needs a valid scheme" in out.stderr
