@@ -254,3 +254,12 @@ def test_equiv_on_structured_targets_uses_term_order_and_scaling_only(flipforge_
     assert differ.returncode == 1 and differ.stdout.startswith("not equivalent"), differ.stdout
     mixed = subprocess.run([*flipforge_cmd, "equiv", str(original), str(other[0])], capture_output=True, text=True)
     assert mixed.returncode == 1 and "different targets ug-444 and ss-222" in mixed.stdout
+
+
+def test_flipforges_own_kg333_rank14_holds_over_q_and_f3_only():
+    """The collection's kg-333 rank 14 (the paper's rank; found by flipforge's F3 walk, then lifted)."""
+    path = Path(__file__).resolve().parents[1] / "schemes" / "collection" / "kg-333-r14-Q.json"
+    (scheme,) = read_schemes(path)
+    assert scheme.tensor.key == "kg-333" and scheme.rank == 14
+    assert verify(scheme, "Q").valid and verify(scheme, "F3").valid
+    assert not scheme.is_integral and "flip-pool" in scheme.meta["found_by"]
