@@ -469,3 +469,15 @@ def test_convert_never_drops_a_finite_field_claim(tmp_path):
     write_schemes([Scheme.strassen().with_domain("F2")], tmp_path / "s.json")
     result, _ = invoke("convert", str(tmp_path / "s.json"), str(tmp_path / "s.exp"))
     assert result.exit_code == 0 and verify(read_schemes(tmp_path / "s.exp")[0]).valid
+
+
+def test_q_verdict_with_a_common_denominator_beyond_int64():
+    """A lifted scheme can carry denominators whose product passes 2^63: the verdict stays exact
+    (a search once crashed here while lifting a 4x4x4 F2 scheme)."""
+    s = Scheme.strassen()
+    u, w = s.u.astype(object), s.w.astype(object)
+    u[0], w[0] = u[0] * Fraction(1, 3**40), w[0] * 3**40
+    scaled = Scheme.from_arrays((2, 2, 2), u, s.v, w)
+    assert verify(scaled, "Q").valid
+    w[1, 0] += 1
+    assert not verify(Scheme.from_arrays((2, 2, 2), u, s.v, w), "Q").valid

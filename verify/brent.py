@@ -145,7 +145,13 @@ def _check(scheme: Scheme, dom: Domain) -> VerifyResult:
     target = scheme.tensor.array
     if s.shape != target.shape:
         return VerifyResult(False, dom, reason=f"factor widths give shape {s.shape}, tensor is {target.shape}")
-    want = np.mod(target, dom.p) if dom.p is not None else target * d if d != 1 else target
+    if dom.p is not None:
+        want = np.mod(target, dom.p)
+    elif d == 1:
+        want = target
+    else:  # exact for any denominator: beyond int64 the products are Python ints
+        fits = d * max(max_abs(target), 1) < _INT64_SAFE
+        want = target * d if fits else target.astype(object) * d
     bad = np.argwhere(s != want)
     if len(bad) == 0:
         return VerifyResult(True, dom)

@@ -11,6 +11,7 @@ from flipforge.schemes import FORMATS
 
 from ._common import OneLineGroup, broken_pipe_exit, quiet_stdout
 from .bench_cmd import bench_group
+from .campaign_cmd import campaign_command
 from .code_cmd import export_command, reduce_command
 from .convert_cmd import convert_command
 from .db_cmd import db_group
@@ -59,6 +60,7 @@ cli.add_command(lift_command)
 cli.add_command(equiv_command)
 cli.add_command(select_command)
 cli.add_command(meta_group)
+cli.add_command(campaign_command)
 
 
 def _safe_streams() -> None:

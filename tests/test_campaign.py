@@ -1,0 +1,109 @@
+"""``flipforge campaign``: many real searches in one resumable directory, with a report."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+from flipforge.schemes import SchemeError
+from flipforge.search.campaign import parse_targets
+
+
+def test_a_range_lists_every_sorted_format_smallest_first():
+    assert parse_targets("2..3") == ["2x2x2", "2x2x3", "2x3x3", "3x3x3"]
+    assert len(parse_targets("2..5")) == 20
+    assert parse_targets("3x2x2, ug-333,3x2x2") == ["3x2x2", "ug-333"]
+    with pytest.raises(SchemeError):
+        parse_targets("9..10")
+    with pytest.raises(SchemeError):
+        parse_targets("2x2")
+
+
+def _campaign(cmd: list[str], tmp_path, *args: str, **kw) -> subprocess.CompletedProcess:
+    env = {**os.environ, "FLIPFORGE_RUNS": str(tmp_path / "runs")}
+    return subprocess.run(
+        [*cmd, "campaign", "--dir", str(tmp_path / "c"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        **kw,
+    )
+
+
+def test_campaign_reports_each_entry_and_never_repeats_one(flipforge_cmd, tmp_path):
+    out = _campaign(
+        flipforge_cmd,
+        tmp_path,
+        "--formats",
+        "2x2x2,2x2x3",
+        "--domains",
+        "F2,ZT",
+        "--time-per-format",
+        "60",
+        "-w",
+        "1",
+        "--db",
+        str(tmp_path / "f.db"),
+    )
+    assert out.returncode == 0, out.stderr
+    rows = json.loads((tmp_path / "c" / "report.json").read_text())
+    assert [(r["target"], r["domain"]) for r in rows] == [
+        ("2x2x2", "F2"),
+        ("2x2x2", "ZT"),
+        ("2x2x3", "F2"),
+        ("2x2x3", "ZT"),
+    ]
+    assert all(r["status"] == "reached" and r["best_rank"] == r["best_known"] for r in rows)
+    assert [r["best_known"] for r in rows] == [7, 7, 11, 11]
+    assert rows[0].get("lifted") in ("ZT", "Z") and "lifted" not in rows[1]  # F2 results are lifted
+    assert "| 2x2x3 | F2 | 12 | 11 | 11 | yes |" in out.stdout
+    again = _campaign(flipforge_cmd, tmp_path, "--db", str(tmp_path / "f.db"))
+    assert again.returncode == 0 and again.stderr.count("done before") == 4
+    clash = _campaign(flipforge_cmd, tmp_path, "--formats", "2..3")
+    assert clash.returncode == 2 and "is a campaign already" in clash.stderr
+
+
+def test_an_interrupted_campaign_resumes_the_entry_it_stopped_in(flipforge_cmd, tmp_path):
+    env = {**os.environ, "FLIPFORGE_RUNS": str(tmp_path / "runs")}
+    cmd = [
+        *flipforge_cmd,
+        "campaign",
+        "--dir",
+        str(tmp_path / "c"),
+        "--formats",
+        "4x4x4",
+        "--domains",
+        "F2",
+        "--time-per-format",
+        "12",
+        "-w",
+        "1",
+        "--no-db",
+    ]
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    checkpoint = tmp_path / "c" / "4x4x4-F2" / "checkpoint.json"
+    try:
+        deadline = time.monotonic() + 240
+        while not checkpoint.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1.0)
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the campaign and its search alike
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err
+    assert "go on with: flipforge campaign --dir" in err
+    assert json.loads(checkpoint.read_text())["status"] == "interrupted"
+    again = subprocess.run(cmd[:4] + ["--no-db"], env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    (row,) = json.loads((tmp_path / "c" / "report.json").read_text())
+    assert row["status"] in ("reached", "time") and row["best_rank"] <= 49, (row, again.stderr)
+    assert row["seconds"] <= 12 + 5  # resumed for the rest of its time, not from zero
