@@ -215,6 +215,7 @@ class _Orchestrator:
             while self.status_now(time_limit) is None:
                 for event in self.backend.events(timeout=0.2):
                     self.handle(event)
+                self.sinks.lift_pending()
                 now = time.monotonic()
                 if self.pending or now - last_ckpt >= checkpoint_every:
                     self.checkpoint()
@@ -375,6 +376,8 @@ class _Orchestrator:
         """Stop the workers (their last pools are read for a while), checkpoint, log the stop."""
         for event in self.backend.stop(abort=lambda: self.signals.again):  # a second Ctrl-C: do not wait
             self.handle(event)
+        if self.status != "interrupted":  # Ctrl-C stops at once (the best itself is saved)
+            self.sinks.lift_pending(wait=True)
         if self.status != "error" and self.sinks.disk_error is not None:
             self.status, self.error = "error", self.sinks.disk_error
         elapsed = time.monotonic() - self.t0

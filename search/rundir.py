@@ -217,7 +217,7 @@ class RunConfig:
     label: str = ""
     db: str | None = None  # the scheme database every new best goes into (absolute path), or None
     target_source: str | None = None  # where the target rank came from when not given
-    lift: str | None = None  # lift every new best to this ring (ZT, Z or Q)
+    lift: str | None = None  # lift new bests to this ring (ZT, Z or Q)
     searcher: str = DEFAULT_SEARCHER
 
     def searcher_params(self) -> dict[str, Any]:

@@ -8,6 +8,7 @@ in the database and kept as native JSON for the reporter and the summary: nothin
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -16,11 +17,19 @@ from flipforge.schemes import FlipforgeError, Scheme
 from flipforge.schemes import native_text as scheme_text
 from flipforge.schemes.db import SchemeDB
 from flipforge.verify import VerifyResult
-from flipforge.verify.lift import lift
+from flipforge.verify.lift import LiftResult, lift
 
 from .rundir import RunConfig, RunDir, atomic_write
 
 __all__ = ["Reporter", "BestSinks", "one_line"]
+
+
+def _lift_into(scheme: Scheme, ring: str, box: dict[str, Any]) -> None:
+    """A lift in a background thread (a daemon: Ctrl-C never waits on it); errors become a reason."""
+    try:
+        box["result"] = lift(scheme, ring)
+    except Exception as exc:  # reported as a failed lift, never lost in the thread
+        box["error"] = f"{type(exc).__name__}: {exc}"
 
 
 class Reporter(Protocol):
@@ -55,6 +64,8 @@ class BestSinks:
         self.run, self.config, self.db, self.reporter, self.event = run, config, db, reporter, event
         self.disk_error: str | None = None  # the first failed write to the run directory
         self.unsaved: list[str] = []
+        self.to_lift: tuple[Scheme, int, int] | None = None  # the newest best not lifted yet
+        self._lifting: tuple[threading.Thread, dict[str, Any], int, int] | None = None
 
     def disk_failed(self, exc: OSError) -> None:
         """Remember the first failed write to the run directory (the run then stops)."""
@@ -69,8 +80,34 @@ class BestSinks:
         if name is None:
             self._keep(scheme)
         if self.config.lift:
-            self._lift(scheme, rank, worker)
+            self.to_lift = (scheme, rank, worker)  # lifted by lift_pending: bursts of bests lift once
         return name
+
+    def lift_pending(self, wait: bool = False) -> None:
+        """Lift the newest best not lifted yet (--lift) in a background thread, one at a time, so
+        the run keeps polling its workers: a lift of a 4x4x4 scheme can take 20 s, and a burst of
+        new bests lifts only the last. A finished lift is saved and stored here, in the caller's
+        thread (the database connection belongs to it). ``wait`` finishes every pending lift."""
+        while True:
+            if self._lifting is not None:
+                thread, box, rank, worker = self._lifting
+                if wait:
+                    thread.join()
+                if thread.is_alive():
+                    return
+                self._lifting = None
+                self._save_lift(box.get("result"), box.get("error"), rank, worker)
+            if self.to_lift is None:
+                return
+            scheme, rank, worker = self.to_lift
+            self.to_lift = None
+            box: dict[str, Any] = {}
+            args = (scheme, self.config.lift or "Q", box)
+            thread = threading.Thread(target=_lift_into, args=args, name=f"lift-{rank}", daemon=True)
+            thread.start()
+            self._lifting = (thread, box, rank, worker)
+            if not wait:
+                return
 
     def _write(self, stem: str, scheme: Scheme, unique: bool) -> str | None:
         """``stem.json`` (``stem-<n>.json`` when ``unique`` and it exists: never overwrite a best)."""
@@ -113,11 +150,10 @@ class BestSinks:
         if self.reporter:
             self.reporter.unsaved(text)
 
-    def _lift(self, scheme: Scheme, rank: int, worker: int) -> None:
-        """Lift a new best from F2/F3 to the ring asked for with --lift; store it beside the original."""
-        result = lift(scheme, self.config.lift or "Q")
-        if not result.lifted or result.scheme is None:
-            self.event("lift_failed", rank=rank, reason=result.reason)
+    def _save_lift(self, result: LiftResult | None, error: str | None, rank: int, worker: int) -> None:
+        """Store a lifted best beside the original (or log why it did not lift)."""
+        if result is None or not result.lifted or result.scheme is None:
+            self.event("lift_failed", rank=rank, reason=error or (result.reason if result else "no result"))
             return
         name = self._write(f"best-{rank}-{result.domain}", result.scheme, unique=False)
         if name is not None:

@@ -92,7 +92,7 @@ def test_cli_lift_exit_codes(flipforge_cmd, tmp_path):
     assert again.returncode == 2 and "already valid over ZT" in again.stderr
 
 
-def test_search_lifts_every_best(flipforge_cmd, tmp_path):
+def test_search_lifts_its_last_best(flipforge_cmd, tmp_path):
     out = subprocess.run(
         [
             *flipforge_cmd,

@@ -361,7 +361,8 @@ def _time_option(help_text: str):  # noqa: ANN202 (a click decorator)
     type=click.Choice(["ZT", "Z", "Q"], case_sensitive=False),
     default=None,
     show_default="no lifting",
-    help="Lift every new best (F2/F3 searches) to this ring and store both.",
+    help="Lift new bests (F2/F3 searches) to this ring in the background, the last one before the run stops, "
+    "and store both.",
 )
 @click.option(
     "--beyond",
