@@ -203,11 +203,21 @@ def _start_schemes(tensor: Tensor, start: str, note: Any = None) -> list[Scheme]
     return schemes
 
 
-def start_pools(tensor: Tensor, domain: str, start: str, note: Any = None) -> dict[int, list[Packed]]:
-    """The start pools: the naive scheme, a built-in (``builtin:strassen``), or every scheme for
-    this target in a file or folder (``note`` is told about entries skipped there)."""
+def start_pools(
+    tensor: Tensor, domain: str, start: str, note: Any = None, db_path: str | None = None
+) -> dict[int, list[Packed]]:
+    """The start pools: the naive scheme, a built-in (``builtin:strassen``), every scheme for
+    this target in a file or folder (``note`` is told about entries skipped there), or ``db``:
+    the database's best schemes of the format and its neighbours (``db_start``)."""
     pools: dict[int, list[Packed]] = {}
-    for s in _start_schemes(tensor, start, note):
+    if start == "db":
+        from .db_start import db_start_schemes
+
+        with open_db(db_path, readonly=True) as database:
+            schemes = db_start_schemes(tensor, domain, database, note)
+    else:
+        schemes = _start_schemes(tensor, start, note)
+    for s in schemes:
         packed = pack(s, domain)
         try:
             _verified(packed, tensor)
@@ -273,7 +283,7 @@ def create_run(
         target_source = f"best known over {domain}: {known} ({citation})" + ("; --beyond: one below" if beyond else "")
     if lift_to is not None and (domain == "ZT" or lift_to.upper() not in ("ZT", "Z", "Q")):
         raise SchemeError("--lift needs a search over F2 or F3 and a target ZT, Z or Q")
-    pools = start_pools(tensor, domain, start, note)
+    pools = start_pools(tensor, domain, start, note, db_path)
     label = tensor.label(with_shape=False)
     root = runs_root or default_runs_root()
     path = Path(run_dir) if run_dir else root / new_run_id(root, label, domain)

@@ -172,3 +172,54 @@ def test_meta_cli_refuses_an_invalid_scheme(flipforge_cmd, tmp_path):
     write_schemes([Scheme.from_arrays((2, 2, 2), u, good.v, good.w, "Z")], bad)
     out = subprocess.run([*flipforge_cmd, "meta", "extend", str(bad), "--axis", "n"], capture_output=True, text=True)
     assert out.returncode == 2 and "a meta move needs a valid scheme" in out.stderr
+
+
+def test_start_db_seeds_a_search_through_meta_moves(flipforge_cmd, tmp_path):
+    db = tmp_path / "s.db"
+    imported = subprocess.run(
+        [
+            *flipforge_cmd,
+            "db",
+            "--db",
+            str(db),
+            "import",
+            "builtin:strassen",
+            str(COLLECTION / "3x3x3-r23-ZT-sparse.json"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert imported.returncode == 0, imported.stderr
+    common = ["--start", "db", "--db", str(db), "-w", "1", "--seed", "1", "-t", "60", "--json", "-q"]
+    run = subprocess.run(
+        [*flipforge_cmd, "search", "2x3x3", "-d", "ZT", "-r", "15", "--run-dir", str(tmp_path / "r"), *common],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "projected from 3x3x3" in run.stderr
+    summary = json.loads(run.stdout)
+    assert summary["start_rank"] == 16 < 18  # below the naive 18: 3x3x3:23 projected along one axis
+    (best,) = read_schemes(summary["best_scheme"])
+    assert best.fmt == (2, 3, 3) and best.rank == 15 and verify(best, "ZT").valid
+    empty = subprocess.run(
+        [*flipforge_cmd, "search", "5x5x5", "--run-dir", str(tmp_path / "r5"), *common],
+        capture_output=True,
+        text=True,
+    )
+    assert empty.returncode == 2 and "holds no scheme of 5x5x5" in empty.stderr
+
+
+def test_db_seeds_hold_in_the_search_domain(tmp_path):
+    from flipforge.schemes.db import SchemeDB
+    from flipforge.search.db_start import db_start_schemes
+    from flipforge.verify import verify as check
+
+    with SchemeDB(tmp_path / "s.db", check) as database:
+        database.add(Scheme.strassen().with_domain("ZT"))
+        database.add(LADERMAN_LIKE)
+    with SchemeDB(tmp_path / "s.db", check, readonly=True) as database:
+        for target, domain in (("2x2x3", "F3"), ("3x3x3", "F2"), ("3x2x3", "ZT")):
+            seeds = db_start_schemes(Scheme.naive(target).tensor, domain, database)
+            assert seeds and all(s.tensor == Scheme.naive(target).tensor and verify(s, domain).valid for s in seeds)

@@ -322,8 +322,10 @@ def _time_option(help_text: str):  # noqa: ANN202 (a click decorator)
     "--start",
     default="naive",
     show_default=True,
-    metavar="naive|builtin:NAME|PATH",
-    help="Start scheme(s): naive, builtin:strassen, builtin:winograd, builtin:naive:NxMxP, or a file or folder.",
+    metavar="naive|db|builtin:NAME|PATH",
+    help="Start scheme(s): naive, builtin:strassen, builtin:winograd, builtin:naive:NxMxP, a file or folder, or db "
+    "(the database's best schemes of the format, and of the formats one index larger, projected, or smaller, "
+    "extended).",
 )
 @click.option(
     "--searcher",
