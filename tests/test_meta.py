@@ -223,3 +223,45 @@ def test_db_seeds_hold_in_the_search_domain(tmp_path):
         for target, domain in (("2x2x3", "F3"), ("3x3x3", "F2"), ("3x2x3", "ZT")):
             seeds = db_start_schemes(Scheme.naive(target).tensor, domain, database)
             assert seeds and all(s.tensor == Scheme.naive(target).tensor and verify(s, domain).valid for s in seeds)
+
+
+def test_meta_searcher_projects_neighbour_bests_into_the_target():
+    """The meta searcher's neighbour walks come back as exact, lower schemes of the target."""
+    from flipforge.search.packing import pack
+    from flipforge.search.searchers import Candidate, make_params
+    from flipforge.search.searchers.meta import MetaSearcher
+
+    tensor = Scheme.naive("2x3x3").tensor
+    naive = pack(Scheme.naive("2x3x3"), "ZT")
+    params = make_params("meta", {"pool_size": 3, "meta_every": 1})
+    searcher = MetaSearcher(tensor, "ZT", params, 5, {naive.rank: [Candidate("2x3x3", packed=naive)]})
+    assert [nb.tensor.fmt for nb in searcher.neighbours] == [(3, 3, 3), (2, 4, 3), (2, 3, 4)]
+    reports = [r for _ in range(40) for r in searcher.step(20_000)]
+    assert reports and all(verify(unpack_scheme(r.candidate.packed, tensor), "ZT").valid for r in reports)
+    assert searcher.best_rank() <= 15 + 2
+    for nb in searcher.neighbours:  # whatever a neighbour walk holds projects to valid target schemes
+        pools = nb.search.snapshot()
+        best = unpack_scheme(pools[min(pools)][0], nb.tensor)
+        assert best.rank < Scheme.naive(nb.tensor).rank  # the neighbour walked down too
+        for index in range(best.fmt[nb.axis]):
+            moved = project(best, nb.axis, index)
+            assert moved.fmt == (2, 3, 3) and verify(moved, "ZT").valid
+
+
+def unpack_scheme(packed, tensor):
+    from flipforge.search.packing import unpack
+
+    return unpack(packed, tensor)
+
+
+def test_search_with_the_meta_searcher_reaches_the_best_known_rank(flipforge_cmd, tmp_path):
+    out = subprocess.run(
+        [*flipforge_cmd, "search", "2x3x4", "--searcher", "meta", "--meta-every", "2", "-w", "1", "--seed", "1"]
+        + ["-t", "120", "--no-db", "--run-dir", str(tmp_path / "r"), "-q", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert summary["best_rank"] == 20 and summary["reached_target"]

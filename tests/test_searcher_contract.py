@@ -11,7 +11,7 @@ from contract_searcher import SearcherContract
 from flipforge.search.searchers import SEARCHERS
 
 # small options that make a searcher's first steps eventful on 3x3x3 (others run on defaults)
-CASE_PARAMS: dict[str, dict] = {"flip-pool": {"pool_size": 5}}
+CASE_PARAMS: dict[str, dict] = {"flip-pool": {"pool_size": 5}, "meta": {"pool_size": 5, "meta_every": 1}}
 
 CASES = [
     (name, "3x3x3", domain, CASE_PARAMS.get(name, {}))

@@ -12,6 +12,7 @@ from flipforge.schemes import SchemeError
 
 from .base import Candidate, Progress, Report, Searcher, SearcherParams
 from .flip_pool import FlipPoolSearcher
+from .meta import MetaSearcher
 
 __all__ = [
     "SEARCHERS",
@@ -37,6 +38,7 @@ def register(cls: type[Searcher]) -> type[Searcher]:
 
 
 register(FlipPoolSearcher)
+register(MetaSearcher)
 
 
 def get_searcher(name: str) -> type[Searcher]:
