@@ -76,7 +76,12 @@ class FlipPoolSearcher(Searcher):
     def _candidate(self, packed: Packed) -> Candidate:
         return Candidate(self.label, packed=packed)
 
-    def step(self, budget: int) -> list[Report]:
+    def _work(self) -> int:
+        """Work done so far (flips)."""
+        return self.search.flips
+
+    def _walk(self, budget: int) -> list[Packed]:
+        """Walk the pools for at most ``budget`` flips, or until something new and lower is found."""
         s = self.search
         spent, found = 0, []
         while spent < budget and not found:
@@ -85,11 +90,14 @@ class FlipPoolSearcher(Searcher):
             spent += s.flips - before
             if s.flips == before and not found:  # a stuck walk restarts; never spin
                 spent += 1
-        return [Report(self._candidate(p), s.flips) for p in found]
+        return found
+
+    def step(self, budget: int) -> list[Report]:
+        return [Report(self._candidate(p), self._work()) for p in self._walk(budget)]
 
     def progress(self) -> Progress:
         s = self.search
-        return Progress(s.flips, s.rank, {r: len(p) for r, p in s.snapshot().items()}, s.walk_rank)
+        return Progress(self._work(), s.rank, {r: len(p) for r, p in s.snapshot().items()}, s.walk_rank)
 
     def best_rank(self) -> int:
         return self.search.best_rank

@@ -22,8 +22,8 @@ from flipforge.schemes.meta import extend, project
 from flipforge.schemes.tensor import format_name, matmul_tensor
 
 from ..packing import MAX_WIDTH, Packed, pack, unpack
-from .base import TUNING_LIMIT, Candidate, Progress, Report, Searcher, option
-from .flip_pool import FlipPoolParams
+from .base import TUNING_LIMIT, Candidate, Report, option
+from .flip_pool import FlipPoolParams, FlipPoolSearcher
 
 __all__ = ["MetaParams", "MetaSearcher"]
 
@@ -43,7 +43,7 @@ class _Neighbour:
         self.tensor, self.axis, self.index_count, self.search = tensor, axis, index_count, search
 
 
-class MetaSearcher(Searcher):
+class MetaSearcher(FlipPoolSearcher):
     """flip-pool in the target format plus walks one index larger whose bests are projected back."""
 
     name = "meta"
@@ -59,16 +59,12 @@ class MetaSearcher(Searcher):
         super().__init__(tensor, domain, params, seed, start)
         from ..pool import PoolSearch  # numba loads with the searcher, not with the command line
 
-        self.label = tensor.label(with_shape=False)
-        pools = {r: [c.packed for c in members if c.packed is not None] for r, members in start.items()}
-        self.main = PoolSearch(pools, domain, params, seed)
-        self.copy_rng = np.random.default_rng([seed, 1])
         self.steps = 0
         self.neighbours: list[_Neighbour] = []
         fmt = tensor.fmt
         if fmt is None:
             return
-        starts = [unpack(p, tensor) for members in pools.values() for p in members]
+        starts = [unpack(p, tensor) for members in self.search.snapshot().values() for p in members]
         for axis in range(3)[: params.neighbours]:
             bigger = tuple(fmt[d] + (d == axis) for d in range(3))
             big = matmul_tensor(bigger)  # type: ignore[arg-type]
@@ -83,23 +79,8 @@ class MetaSearcher(Searcher):
             )
             self.neighbours.append(_Neighbour(big, axis, bigger[axis], search))
 
-    @classmethod
-    def is_compiled(cls) -> bool:
-        from ..kernels.walk import kernels_cached
-
-        return kernels_cached()
-
-    @classmethod
-    def prepare(cls) -> None:
-        from ..kernels.walk import prepare_kernels
-
-        prepare_kernels()
-
-    def budget(self) -> int:
-        return self.params.chunk_flips
-
     def _work(self) -> int:
-        return self.main.flips + sum(n.search.flips for n in self.neighbours)
+        return self.search.flips + sum(n.search.flips for n in self.neighbours)
 
     def _project(self, nb: _Neighbour, packed: Packed) -> list[Packed]:
         """The neighbour's scheme with each index of its extra axis deleted, below the target's best."""
@@ -107,7 +88,7 @@ class MetaSearcher(Searcher):
         out = []
         for index in range(nb.index_count):
             moved = project(scheme, nb.axis, index)
-            if 0 < moved.rank < self.main.best_rank:
+            if 0 < moved.rank < self.search.best_rank:
                 out.append(pack(moved, self.domain))
         return sorted(out, key=lambda p: -p.rank)
 
@@ -121,66 +102,39 @@ class MetaSearcher(Searcher):
     def step(self, budget: int) -> list[Report]:
         self.steps += 1
         every = self.params.meta_every + 1
-        if self.neighbours and self.steps % every == 0:
-            nb = self.neighbours[(self.steps // every) % len(self.neighbours)]
-            before = nb.search.flips
-            found: list[Packed] = []
-            while nb.search.flips - before < budget and not found:
-                flips = nb.search.flips
-                found = nb.search.step()
-                if nb.search.flips == flips and not found:
-                    break
-            reports = []
-            for packed in found:
-                for low in self._project(nb, packed):
-                    if low.rank < self.main.best_rank:
-                        self.main.adopt(low, restart=True)
-                        reports.append(Report(Candidate(self.label, packed=low), self._work()))
-            return sorted(reports, key=lambda r: -r.candidate.rank)
-        s, spent, found = self.main, 0, []
-        while spent < budget and not found:
-            before = s.flips
-            found = s.step()
-            spent += s.flips - before
-            if s.flips == before and not found:
-                spent += 1
-        self._share(found)
-        return [Report(Candidate(self.label, packed=p), self._work()) for p in found]
-
-    def progress(self) -> Progress:
-        s = self.main
-        return Progress(self._work(), s.rank, {r: len(p) for r, p in s.snapshot().items()}, s.walk_rank)
-
-    def best_rank(self) -> int:
-        return self.main.best_rank
+        if not (self.neighbours and self.steps % every == 0):
+            found = self._walk(budget)
+            self._share(found)
+            return [Report(self._candidate(p), self._work()) for p in found]
+        nb = self.neighbours[(self.steps // every) % len(self.neighbours)]
+        before = nb.search.flips
+        found = []
+        while nb.search.flips - before < budget and not found:
+            flips = nb.search.flips
+            found = nb.search.step()
+            if nb.search.flips == flips and not found:
+                break
+        reports = []
+        for packed in found:
+            for low in self._project(nb, packed):
+                if low.rank < self.search.best_rank:
+                    self.search.adopt(low, restart=True)
+                    reports.append(Report(self._candidate(low), self._work()))
+        return sorted(reports, key=lambda r: -r.candidate.rank)
 
     def snapshot(self) -> dict[str, Any]:
-        def plain(state: dict[str, Any], label: str) -> dict[str, Any]:
-            state = dict(state)
+        neighbours = []
+        for nb in self.neighbours:
+            state = nb.search.state()
+            label = format_name(nb.tensor.fmt)  # type: ignore[arg-type]
             state["pools"] = {r: [Candidate(label, packed=p) for p in m] for r, m in state["pools"].items()}
-            return state
-
-        main = plain(self.main.state(), self.label)
-        return {
-            "pools": main.pop("pools"),
-            "main": main,
-            "steps": self.steps,
-            "copy_rng": self.copy_rng.bit_generator.state,
-            "neighbours": [plain(n.search.state(), format_name(n.tensor.fmt)) for n in self.neighbours],  # type: ignore[arg-type]
-        }
+            neighbours.append(state)
+        return {**super().snapshot(), "steps": self.steps, "neighbours": neighbours}
 
     def restore(self, snapshot: dict[str, Any]) -> None:
-        def packed(state: dict[str, Any], pools: dict) -> dict[str, Any]:
-            return {**state, "pools": {int(r): [c.packed for c in m] for r, m in pools.items()}}
-
-        self.main.set_state(packed(snapshot["main"], snapshot["pools"]))
-        for nb, state in zip(self.neighbours, snapshot["neighbours"], strict=True):
-            nb.search.set_state(packed(state, state["pools"]))
-        self.steps = int(snapshot["steps"])
-        self.copy_rng.bit_generator.state = snapshot["copy_rng"]
-
-    def receive(self, message: Candidate) -> None:
-        if message.packed is None or message.target != self.label or message.packed.domain != self.domain:
-            return
-        restart = self.params.copy_best > 0 and self.copy_rng.random() < self.params.copy_best
-        self.main.adopt(message.packed, restart)
+        state = dict(snapshot)
+        self.steps = int(state.pop("steps"))
+        for nb, sub in zip(self.neighbours, state.pop("neighbours"), strict=True):
+            pools = {int(r): [c.packed for c in m] for r, m in sub["pools"].items()}
+            nb.search.set_state({**sub, "pools": pools})
+        super().restore(state)
