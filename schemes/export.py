@@ -264,6 +264,25 @@ def _operands(plan: _Plan) -> list[tuple[Operand, list[str]]]:
     return [(lay.left, plan.a)] if lay.same_operand else [(lay.left, plan.a), (lay.right, plan.b)]
 
 
+def _structured_body(
+    plan: _Plan,
+    read: Callable[[Operand, int, int], str],
+    coef: Callable[[Fraction, str], str],
+    zero: str,
+    decl: str = "",
+    end: str = "",
+) -> list[str]:
+    """What every structured exporter writes inside its function: the free entries read
+    (``read(op, i, j)`` is where), the products, then the outputs (``decl``/``end`` wrap each)."""
+    lines = []
+    for op, names in _operands(plan):
+        for var, i, j in _reads(op, names):
+            lines.append(f"    {decl}{var} = {read(op, i, j)}{end}")
+    lines += _assignments(plan, coef, f"    {decl}", end)
+    lines += [f"    {decl}{o} = {_linear(terms, coef, zero)}{end}" for o, terms in plan.outputs]
+    return lines
+
+
 def _python_structured(plan: _Plan, name: str, header: list[str]) -> str:
     """A function of the full operands (nested lists) that reads only their free entries."""
     lay = plan.layout
@@ -275,12 +294,9 @@ def _python_structured(plan: _Plan, name: str, header: list[str]) -> str:
         lines.append('    """The coefficients of A*B (lists of coefficients, lowest degree first) over any ring."""')
     else:
         lines.append(f'    """{header[2]} Nested lists, any ring."""')
-    for op, names in ops:
-        for var, i, j in _reads(op, names):
-            lines.append(f"    {var} = {op.name}[{j}]" if poly else f"    {var} = {op.name}[{i}][{j}]")
-    lines += _assignments(plan, _py_coef, "    ")
-    for o, terms in plan.outputs:
-        lines.append(f"    {o} = {_linear(terms, _py_coef, '0 * m1')}")
+    lines += _structured_body(
+        plan, lambda op, i, j: f"{op.name}[{j}]" if poly else f"{op.name}[{i}][{j}]", _py_coef, "0 * m1"
+    )
     rows = _result_rows(plan, "0 * m1")
     if poly:
         lines.append(f"    return [{', '.join(rows[0])}]")
@@ -341,12 +357,9 @@ def _numpy_structured(plan: _Plan, name: str, header: list[str]) -> str:
             f"    if {op.name}.ndim < {tail} or {op.name}.shape[-{tail}:] != {shape}:",
             f"        raise ValueError(f'{name}: {op.name} must end in shape {shape}, not {{{op.name}.shape}}')",
         ]
-    for op, names in ops:
-        for var, i, j in _reads(op, names):
-            lines.append(f"    {var} = {op.name}[..., {j}]" if poly else f"    {var} = {op.name}[..., {i}, {j}]")
-    lines += _assignments(plan, _np_coef, "    ")
-    for o, terms in plan.outputs:
-        lines.append(f"    {o} = {_linear(terms, _np_coef, '0 * m1')}")
+    lines += _structured_body(
+        plan, lambda op, i, j: f"{op.name}[..., {j}]" if poly else f"{op.name}[..., {i}, {j}]", _np_coef, "0 * m1"
+    )
     out = lay.out
     shape = f"({out.cols},)" if poly else f"({out.rows}, {out.cols})"
     lines.append(f"    C = np.zeros(np.shape(m1) + {shape}, dtype=np.asarray(m1).dtype)")
@@ -428,13 +441,14 @@ def _c_structured(plan: _Plan, name: str, header: list[str]) -> str:
     lines = ["/* " + header[0], *[" * " + h for h in header[1:]], layout_note, ""]
     lines.append(f"void {name}({params})")
     lines.append("{")
-    for op, names in ops:
-        for var, i, j in _reads(op, names):
-            where = f"{op.name}[{j}]" if poly else f"{op.name}[{i} * ld{op.name.lower()} + {j}]"
-            lines.append(f"    const double {var} = {where};")
-    lines += _assignments(plan, _c_coef, "    const double ", ";")
-    for o, terms in plan.outputs:
-        lines.append(f"    const double {o} = {_linear(terms, _c_coef, '0.0')};")
+    lines += _structured_body(
+        plan,
+        lambda op, i, j: f"{op.name}[{j}]" if poly else f"{op.name}[{i} * ld{op.name.lower()} + {j}]",
+        _c_coef,
+        "0.0",
+        decl="const double ",
+        end=";",
+    )
     for i, row in enumerate(_result_rows(plan, "0.0")):
         for k, value in enumerate(row):
             lines.append(f"    C[{k}] = {value};" if poly else f"    C[{i} * ldc + {k}] = {value};")
