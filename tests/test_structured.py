@@ -70,6 +70,17 @@ def _expected(layout, operands: list) -> list:
     return out.tolist()
 
 
+def _exported(structured: Path, name: str, lang: str) -> tuple:
+    """(layout, operand list, function) of a paper scheme exported as python or numpy and loaded."""
+    scheme = _sample(structured, name)
+    layout = scheme.tensor.layout()
+    namespace: dict = {}
+    code = export_code(scheme, lang, domain=scheme.domain.name, name="product")
+    exec(compile(code, name, "exec"), namespace)  # noqa: S102 - the code flipforge just generated
+    ops = [layout.left] if layout.same_operand else [layout.left, layout.right]
+    return layout, ops, namespace["product"]
+
+
 @pytest.mark.parametrize("name", SAMPLES)
 def test_a_corrupted_paper_scheme_is_rejected_in_its_ring(structured, name):
     scheme = _sample(structured, name)
@@ -86,40 +97,30 @@ def test_a_corrupted_paper_scheme_is_rejected_in_its_ring(structured, name):
 
 @pytest.mark.parametrize("name", SAMPLES)
 def test_exported_python_multiplies_random_structured_matrices(structured, name):
-    scheme = _sample(structured, name)
-    layout = scheme.tensor.layout()
-    code = export_code(scheme, "python", domain=scheme.domain.name, name="product")
-    namespace: dict = {}
-    exec(compile(code, name, "exec"), namespace)  # noqa: S102 - the code flipforge just generated
+    layout, ops, product = _exported(structured, name, "python")
     rng = random.Random(7)
     for _ in range(5):
-        ops = [layout.left] if layout.same_operand else [layout.left, layout.right]
         operands = [_random_operand(op, rng, exact=True) for op in ops]
-        assert namespace["product"](*operands) == _expected(layout, operands)
+        assert product(*operands) == _expected(layout, operands)
 
 
 @pytest.mark.parametrize("name", SAMPLES)
 def test_exported_numpy_multiplies_stacks_of_structured_matrices(structured, name):
-    scheme = _sample(structured, name)
-    layout = scheme.tensor.layout()
-    code = export_code(scheme, "numpy", domain=scheme.domain.name, name="product")
-    namespace: dict = {}
-    exec(compile(code, name, "exec"), namespace)  # noqa: S102 - the code flipforge just generated
+    layout, ops, product = _exported(structured, name, "numpy")
     rng = random.Random(11)
-    ops = [layout.left] if layout.same_operand else [layout.left, layout.right]
     batch = [[_random_operand(op, rng, exact=True) for op in ops] for _ in range(4)]
     stacks = [np.array([operands[i] for operands in batch], dtype=object) for i in range(len(ops))]
-    exact = namespace["product"](*stacks)
+    exact = product(*stacks)
     assert exact.shape[0] == 4
     for got, operands in zip(exact, batch, strict=True):
         assert got.tolist() == _expected(layout, operands)
-    floats = namespace["product"](*(s.astype(np.float64) for s in stacks))
+    floats = product(*(s.astype(np.float64) for s in stacks))
     assert floats.dtype == np.float64
     assert np.allclose(floats, np.array([_expected(layout, o) for o in batch], dtype=np.float64))
-    one = namespace["product"](*(np.array(o, dtype=np.int64) for o in batch[0]))
+    one = product(*(np.array(o, dtype=np.int64) for o in batch[0]))
     assert one.tolist() == _expected(layout, batch[0])
     with pytest.raises(ValueError, match="must end in shape"):
-        namespace["product"](*(np.zeros((2, 7)) for _ in ops))
+        product(*(np.zeros((2, 7)) for _ in ops))
 
 
 def _compiler() -> str:
