@@ -17,7 +17,7 @@ Axes are named by the dimension they change: ``n`` (rows of A and C), ``m`` (the
 from __future__ import annotations
 
 from fractions import Fraction
-from itertools import permutations
+from itertools import combinations, permutations
 
 import numpy as np
 
@@ -28,7 +28,7 @@ from .scheme import Scheme
 from .symmetry import rotate, transpose
 from .tensor import format_name
 
-__all__ = ["AXES", "axis_index", "extend", "project", "merge", "product", "permute_to", "merge_pairs"]
+__all__ = ["AXES", "axis_index", "extend", "project", "merge", "product", "permute_to", "merge_pairs", "reorderings"]
 
 AXES = ("n", "m", "p")
 
@@ -76,9 +76,7 @@ def _blocks(scheme: Scheme) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _assemble(fmt: tuple[int, int, int], parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> tuple:
     """Stack blocks (u, v, c) of several pieces into factor rows of ``fmt``."""
     n, m, p = fmt
-    u = np.concatenate([x[0] for x in parts]) if parts else np.zeros((0, n, m), dtype=object)
-    v = np.concatenate([x[1] for x in parts]) if parts else np.zeros((0, m, p), dtype=object)
-    c = np.concatenate([x[2] for x in parts]) if parts else np.zeros((0, n, p), dtype=object)
+    u, v, c = (np.concatenate([x[k] for x in parts]) for k in range(3))
     r = u.shape[0]
     return u.reshape(r, n * m), v.reshape(r, m * p), c.transpose(0, 2, 1).reshape(r, p * n)
 
@@ -184,32 +182,33 @@ def merge_pairs(scheme: Scheme) -> Scheme:
     terms = [list(t) for t in zip(*(list(f.astype(object)) for f in scheme.factors), strict=True)]
     if p:
         terms = [[np.array([_mod(x, p) for x in f], dtype=object) for f in t] for t in terms]
+    terms = [t for t in terms if all(any(x != 0 for x in f) for f in t)]
+    keys = [[_normal(f, p) for f in t] for t in terms]  # kept in step with terms: each factor normalised once
     changed = True
     while changed:
         changed = False
-        terms = [t for t in terms if all(any(x != 0 for x in f) for f in t)]
-        keys = [[_normal(f, p) for f in t] for t in terms]
-        for s in range(len(terms)):
-            for t in range(s + 1, len(terms)):
-                mine, other = keys[s], keys[t]
-                same = [k for k in range(3) if mine[k][0] == other[k][0]]  # type: ignore[index]
-                if len(same) < 2:
-                    continue
-                k1, k2 = same[:2]
-                k3 = 3 - k1 - k2
-                # term t is term s's two shared factors times `ratio`: fold it into s's third factor
-                ratio = other[k1][1] * other[k2][1] / (mine[k1][1] * mine[k2][1])  # type: ignore[index]
-                folded = [x + ratio * y for x, y in zip(terms[s][k3], terms[t][k3], strict=True)]
-                if p:
-                    folded = [_mod(x, p) for x in folded]
-                if not _fits(folded, dom):
-                    continue
+        for s, t in combinations(range(len(terms)), 2):
+            mine, other = keys[s], keys[t]
+            same = [k for k in range(3) if mine[k][0] == other[k][0]]  # type: ignore[index]
+            if len(same) < 2:
+                continue
+            k1, k2 = same[:2]
+            k3 = 3 - k1 - k2
+            # term t is term s's two shared factors times `ratio`: fold it into s's third factor
+            ratio = other[k1][1] * other[k2][1] / (mine[k1][1] * mine[k2][1])  # type: ignore[index]
+            folded = [x + ratio * y for x, y in zip(terms[s][k3], terms[t][k3], strict=True)]
+            if p:
+                folded = [_mod(x, p) for x in folded]
+            if not _fits(folded, dom):
+                continue
+            del terms[t], keys[t]
+            if any(x != 0 for x in folded):
                 terms[s][k3] = np.array(folded, dtype=object)
-                del terms[t]
-                changed = True
-                break
-            if changed:
-                break
+                keys[s][k3] = _normal(terms[s][k3], p)
+            else:
+                del terms[s], keys[s]
+            changed = True
+            break
     i, j, k = scheme.tensor.shape
     if not terms:
         factors = (np.zeros((0, i), dtype=object), np.zeros((0, j), dtype=object), np.zeros((0, k), dtype=object))
