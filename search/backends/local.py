@@ -1,8 +1,10 @@
 """``local``: each worker is a real process on this machine (``multiprocess``, forked after the
 compiled code is loaded, so no worker compiles again).
 
-Messages flow both ways through queues: one shared queue of events to the parent, one inbox
-per worker for broadcasts. A worker stops when the stop event is set, when it reaches the
+Messages flow both ways through queues: each worker has its own queue of events to the parent
+and its own inbox for broadcasts. A queue of its own matters: a worker killed while it writes
+leaves that queue's write lock held, which would silence every worker sharing the queue; its
+replacement gets fresh queues. A worker stops when the stop event is set, when it reaches the
 target, or when its parent has died: on Linux the kernel kills it the moment the parent dies
 (``PR_SET_PDEATHSIG``), and everywhere it checks between slices of a fraction of a second, so
 a killed run leaves no orphans. Signals (Ctrl-C, SIGTERM, SIGHUP) are the parent's: a worker
@@ -27,6 +29,7 @@ __all__ = ["LocalBackend", "STOP_SIGNALS", "signals_blocked"]
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 SLICE = 0.1  # seconds of search between looks at the stop event and the inbox
+POLL = 0.005  # seconds between looks at the workers' queues while waiting for events
 _PR_SET_PDEATHSIG = 1
 
 
@@ -97,6 +100,7 @@ class LocalBackend(RosterBackend):
     def __init__(self) -> None:
         self.ctx = _context()
         self.procs: list[Any] = []
+        self.outs: list[Any] = []
         self.inboxes: list[Any] = []
         self.roster: WorkerRoster | None = None
         self.parent = os.getpid()
@@ -104,12 +108,12 @@ class LocalBackend(RosterBackend):
     def start(self, n_workers: int, spec: WorkerSpec, cancel: Callable[[], bool] | None = None) -> int:
         spec.searcher_class().prepare()
         self.roster = WorkerRoster(spec)
-        self.out = self.ctx.Queue()
         self.stop_event = self.ctx.Event()
         for _ in range(n_workers):
             if cancel is not None and cancel():  # a stop during start-up stops the start-up
                 break
             w = self.roster.add()
+            self.outs.append(self.ctx.Queue())
             self.inboxes.append(self.ctx.Queue())
             self.procs.append(self._spawn(w, 0, spec))
         return len(self.procs)
@@ -117,7 +121,7 @@ class LocalBackend(RosterBackend):
     def _spawn(self, w: int, attempt: int, spec: WorkerSpec) -> Any:
         proc = self.ctx.Process(
             target=_worker_main,
-            args=(spec, w, attempt, self.out, self.inboxes[w], self.stop_event, self.parent),
+            args=(spec, w, attempt, self.outs[w], self.inboxes[w], self.stop_event, self.parent),
             daemon=True,
             name=f"flipforge-worker-{w}",
         )
@@ -126,12 +130,18 @@ class LocalBackend(RosterBackend):
         return proc
 
     def _drain(self, timeout: float, limit: int | None = None) -> list[Event]:
-        events: list[Event] = []
-        with contextlib.suppress(queue.Empty):
-            events.append(self.roster.note(self.out.get(timeout=timeout) if timeout > 0 else self.out.get_nowait()))
-            while limit is None or len(events) < limit:
-                events.append(self.roster.note(self.out.get_nowait()))
-        return events
+        """What the workers' queues hold (at most ``limit``), waiting up to ``timeout`` for something."""
+        end = time.monotonic() + timeout
+        while True:
+            events: list[Event] = []
+            for out in self.outs:
+                with contextlib.suppress(queue.Empty):
+                    while limit is None or len(events) < limit:
+                        events.append(self.roster.note(out.get_nowait()))
+            left = end - time.monotonic()
+            if events or left <= 0:
+                return events
+            time.sleep(min(POLL, left))
 
     def events(self, timeout: float) -> list[Event]:
         events = self._drain(timeout, limit=64)
@@ -147,6 +157,12 @@ class LocalBackend(RosterBackend):
                 events.append(Failed(w, f"worker {w} keeps ending unexpectedly (last exit code {code})"))
                 continue
             respawn = self.roster.respawns[w]  # type: ignore[union-attr]
+            old_out, old_inbox = self.outs[w], self.inboxes[w]
+            self.outs[w], self.inboxes[w] = self.ctx.Queue(), self.ctx.Queue()  # the dead one may hold their locks
+            for message in _drain_inbox(old_inbox):  # never blocks: a held read lock reads as empty
+                self.inboxes[w].put(message)
+            old_out.cancel_join_thread()
+            old_inbox.cancel_join_thread()
             self.procs[w] = self._spawn(w, respawn, spec)
             events.append(Lost(w, f"exit code {code}", respawn, code))
         return events
@@ -175,6 +191,6 @@ class LocalBackend(RosterBackend):
             if p.is_alive():
                 p.kill()
                 p.join(timeout=1.0)
-        for q in [self.out, *self.inboxes]:
+        for q in [*self.outs, *self.inboxes]:
             q.cancel_join_thread()
         return events
