@@ -11,7 +11,7 @@ from flipforge.schemes.coeffs import residues
 
 from .params import DOMAIN_CODES, F2, ZT
 
-__all__ = ["MAX_WIDTH", "SEARCH_DOMAINS", "Packed", "pack", "unpack", "check_width", "search_domain"]
+__all__ = ["MAX_WIDTH", "SEARCH_DOMAINS", "Packed", "pack", "unpack", "bitplanes", "check_width", "search_domain"]
 
 MAX_WIDTH = 64
 SEARCH_DOMAINS = tuple(DOMAIN_CODES)
@@ -82,7 +82,8 @@ def _signed(arr: np.ndarray, domain: str, where: str) -> np.ndarray:
     return np.where(res == 2, -1, res).astype(np.int8)
 
 
-def _bits(signed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def bitplanes(signed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of coefficients in {-1, 0, 1} as (pos, neg) uint64 bitplanes, one word per row."""
     weights = np.uint64(1) << np.arange(signed.shape[1], dtype=np.uint64)
     pos = ((signed == 1).astype(np.uint64) * weights).sum(axis=1, dtype=np.uint64)
     neg = ((signed == -1).astype(np.uint64) * weights).sum(axis=1, dtype=np.uint64)
@@ -95,7 +96,7 @@ def pack(scheme: Scheme, domain: str) -> Packed:
     fp = np.zeros((scheme.rank, 3), np.uint64)
     fn = np.zeros((scheme.rank, 3), np.uint64)
     for s, (name, arr) in enumerate(zip("uvw", scheme.factors, strict=True)):
-        fp[:, s], fn[:, s] = _bits(_signed(arr, domain, name))
+        fp[:, s], fn[:, s] = bitplanes(_signed(arr, domain, name))
     keep = np.all((fp | fn) != 0, axis=1)
     return Packed(fp[keep], fn[keep], domain)
 

@@ -272,7 +272,7 @@ def create_run(
         raise SchemeError(f"the {searcher} searcher runs over {', '.join(cls.domains)}, not {domain}")
     config_params = dict(params or {})
     pool_option = {"pool_size": pool_size} if "pool_size" in cls.Params.__dataclass_fields__ else {}
-    make_params(searcher, {**pool_option, **config_params})  # bad options are bad input now
+    cls.check_target(tensor, domain, make_params(searcher, {**pool_option, **config_params}))  # bad input now
     db_path = str(Path(db).resolve()) if db is not None else None
     # opening the database here makes a bad one bad input now, not an error later in the run
     with open_db(db_path) if db_path else contextlib.nullcontext() as database:

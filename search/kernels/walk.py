@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Any
 
 import numpy as np
 from numba import njit
@@ -64,12 +65,13 @@ def walk(
     return flips
 
 
-def kernels_cached() -> bool:
-    """True when the compiled walk is in numba's on-disk cache (or already loaded here)."""
-    if walk.signatures:
+def kernels_cached(kernel: Any = None) -> bool:
+    """True when the compiled ``kernel`` (default: the walk) is in numba's on-disk cache (or loaded here)."""
+    kernel = walk if kernel is None else kernel
+    if kernel.signatures:
         return True
     try:
-        return os.path.exists(walk._cache._cache_file._index_path)
+        return os.path.exists(kernel._cache._cache_file._index_path)
     except AttributeError:  # a numba without these internals: assume the worst, say so once
         return False
 

@@ -13,6 +13,7 @@ from flipforge.schemes import SchemeError
 from .base import Candidate, Progress, Report, Searcher, SearcherParams
 from .flip_pool import FlipPoolSearcher
 from .meta import MetaSearcher
+from .symmetric import SymmetricSearcher
 
 __all__ = [
     "SEARCHERS",
@@ -39,6 +40,7 @@ def register(cls: type[Searcher]) -> type[Searcher]:
 
 register(FlipPoolSearcher)
 register(MetaSearcher)
+register(SymmetricSearcher)
 
 
 def get_searcher(name: str) -> type[Searcher]:

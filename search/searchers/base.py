@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from fractions import Fraction
 from typing import Any, ClassVar
@@ -39,9 +40,19 @@ __all__ = [
 TUNING_LIMIT = 2**62  # the kernels count in int64
 
 
-def option(default: Any, help: str, low: float | None = None, high: float | None = None, cli: bool = True) -> Any:
-    """A searcher option: a dataclass field with its help text and range (``--name`` on the CLI)."""
-    return field(default=default, metadata={"help": help, "low": low, "high": high, "cli": cli})
+def option(
+    default: Any,
+    help: str,
+    low: float | None = None,
+    high: float | None = None,
+    cli: bool = True,
+    check: Callable[[str], str | None] | None = None,
+) -> Any:
+    """A searcher option: a dataclass field with its help text and range (``--name`` on the CLI).
+
+    A text option (a ``str`` default) gives ``check``: it returns what is wrong with a value, or None.
+    """
+    return field(default=default, metadata={"help": help, "low": low, "high": high, "cli": cli, "check": check})
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,11 @@ class SearcherParams:
             value, meta = getattr(self, f.name), f.metadata
             flag = "--" + f.name.replace("_", "-")
             kind = type(f.default) if f.default is not MISSING else int
+            if kind is str:
+                why = meta["check"](value) if isinstance(value, str) and meta.get("check") else None
+                if not isinstance(value, str) or why:
+                    raise ValueError(f"{flag}: {why or f'a text value was expected, not {value!r}'}")
+                continue
             if kind is int:
                 ok = isinstance(value, int) and not isinstance(value, bool)
             else:
@@ -167,6 +183,11 @@ class Searcher(ABC):
         self.domain = domain
         self.params = params
         self.seed = seed
+
+    @classmethod
+    def check_target(cls, tensor: Tensor, domain: str, params: SearcherParams) -> None:
+        """Raise SchemeError when this searcher cannot search ``tensor`` (bad input, before a run starts)."""
+        return None
 
     @classmethod
     def is_compiled(cls) -> bool:

@@ -1,0 +1,184 @@
+"""Cyclic (Z3-invariant) schemes as orbits, and the symmetric searcher's orbit walk."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import numpy as np
+import pytest
+from flipforge.schemes import Domain, Scheme, SchemeError, parse_target
+from flipforge.schemes.formats import read_schemes
+from flipforge.schemes.orbits import cyclic_start, default_cubes, expand_orbits, is_cyclic, is_mirrored, parse_cubes
+from flipforge.search.searchers import make_params
+from flipforge.search.searchers.symmetric import SymmetricSearcher
+from flipforge.verify import verify
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+
+def _scheme(n: int, orbits: np.ndarray, cubes: np.ndarray, domain: str, mirror: bool = False) -> Scheme:
+    u, v, w = expand_orbits(orbits, cubes, mirror)
+    return Scheme(parse_target(f"{n}x{n}x{n}"), u, v, w, Domain.parse(domain), {})
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 5])
+@pytest.mark.parametrize("domain", ["F2", "F3", "ZT"])
+@pytest.mark.parametrize("mirror", [False, True])
+def test_the_start_is_an_exact_cyclic_scheme(n: int, domain: str, mirror: bool) -> None:
+    cubes = parse_cubes(default_cubes(n), n)
+    orbits, ds = cyclic_start(n, cubes, domain, mirror)
+    scheme = _scheme(n, orbits, ds, domain, mirror)
+    assert verify(scheme, domain).valid
+    assert is_cyclic(scheme)
+    assert is_mirrored(scheme) or not mirror
+    assert scheme.rank == (6 if mirror else 3) * len(orbits) + len(cubes)
+
+
+def test_the_mirror_needs_mirrored_cubes() -> None:
+    with pytest.raises(SchemeError, match="cubes to cubes"):
+        cyclic_start(4, parse_cubes("1000,0111", 4), "ZT", mirror=True)
+    orbits, ds = cyclic_start(4, parse_cubes("1000,0111", 4), "ZT")  # fine without the mirror
+    assert verify(_scheme(4, orbits, ds, "ZT"), "ZT").valid
+
+
+def test_default_cubes_pair_i_with_n_minus_i() -> None:
+    assert default_cubes(5) == "10001,01010,00100"
+    assert default_cubes(4) == "1001,0110"
+    assert parse_cubes("none", 3) == []
+
+
+@pytest.mark.parametrize("text", ["1001", "10a01,01010", "00000"])
+def test_bad_cube_patterns_are_refused(text: str) -> None:
+    with pytest.raises(SchemeError, match="cube pattern"):
+        parse_cubes(text, 5)
+
+
+def test_uncovered_diagonal_is_an_orbit_of_equal_terms_over_f2_only() -> None:
+    orbits, ds = cyclic_start(3, [], "F2")
+    assert verify(_scheme(3, orbits, ds, "F2"), "F2").valid
+    for domain in ("F3", "ZT"):
+        with pytest.raises(SchemeError, match="exactly one cube"):
+            cyclic_start(3, [], domain)
+    with pytest.raises(SchemeError, match="outside"):
+        cyclic_start(3, [(1, 1, 1), (1, 1, 1)], "ZT")  # overlapping cubes: -2 off the diagonal
+
+
+def test_a_rotated_term_breaks_cyclicity() -> None:
+    orbits, ds = cyclic_start(3, parse_cubes("101,010", 3), "F2")
+    u, v, w = expand_orbits(orbits, ds)
+    u, v, w = u[1:], v[1:], w[1:]
+    scheme = Scheme(parse_target("3x3x3"), u, v, w, Domain.parse("F2"), {})
+    assert not is_cyclic(scheme)
+
+
+def _searcher(fmt: str, domain: str, seed: int, **params: object) -> SymmetricSearcher:
+    return SymmetricSearcher(parse_target(fmt), domain, make_params("symmetric", params), seed, {})
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    n=st.sampled_from([2, 3, 4]),
+    domain=st.sampled_from(["F2", "F3", "ZT"]),
+    symmetry=st.sampled_from(["z3", "z3xz2"]),
+    seed=st.integers(0, 2**32),
+    steps=st.integers(1, 5),
+    plus_after=st.sampled_from([5, 50, 2000]),
+)
+def test_every_state_of_the_walk_is_valid_and_cyclic(
+    n: int, domain: str, symmetry: str, seed: int, steps: int, plus_after: int
+) -> None:
+    s = _searcher(
+        f"{n}x{n}x{n}",
+        domain,
+        seed,
+        symmetry=symmetry,
+        orbit_plus_after=plus_after,
+        orbit_plus_delta=18,
+        orbit_restart=3000,
+    )
+    tensor = parse_target(f"{n}x{n}x{n}")
+    for _ in range(steps):
+        s.step(997)
+        for vp, vn, alive in ((s.vp, s.vn, s.alive), (s.best_p, s.best_n, s.best_alive)):
+            scheme = s._candidate(vp, vn, alive).to_scheme(tensor, domain)
+            assert verify(scheme, domain).valid
+            assert is_cyclic(scheme)
+            if symmetry == "z3xz2":
+                assert is_mirrored(scheme)
+        assert s.progress().current == s.per * int(s.alive.sum()) + s.cube_p.shape[0]
+
+
+def test_reaches_4x4x4_rank_49_over_f2_with_one_cube() -> None:
+    tensor = parse_target("4x4x4")
+    s = _searcher("4x4x4", "F2", 1, cubes="1111", orbit_plus_after=1000, orbit_restart=1_000_000)
+    for _ in range(60):
+        reports = s.step(1_000_000)
+        if s.best_rank() <= 49:
+            break
+    assert s.best_rank() == 49, f"no rank 49 in 60M orbit flips (runs {s.finished})"
+    scheme = reports[-1].candidate.to_scheme(tensor, "F2")
+    assert scheme.rank == 49 and verify(scheme, "F2").valid and is_cyclic(scheme)
+
+
+def test_reaches_3x3x3_rank_23_over_zt() -> None:
+    tensor = parse_target("3x3x3")
+    s = _searcher("3x3x3", "ZT", 2, orbit_plus_after=1000, orbit_restart=1_000_000)
+    for _ in range(30):
+        reports = s.step(1_000_000)
+        if s.best_rank() <= 23:
+            break
+    assert s.best_rank() == 23
+    scheme = reports[-1].candidate.to_scheme(tensor, "ZT")
+    assert verify(scheme, "Z").valid and is_cyclic(scheme)
+
+
+def test_needs_a_square_format() -> None:
+    with pytest.raises(SchemeError, match="square"):
+        _searcher("2x3x4", "F2", 0)
+    with pytest.raises(SchemeError, match="n <= 8"):
+        _searcher("9x9x9", "F2", 0)
+    with pytest.raises(SchemeError, match="--cubes"):
+        make_params("symmetric", {"cubes": "1"})
+    with pytest.raises(SchemeError, match="--symmetry"):
+        make_params("symmetric", {"symmetry": "z2"})
+
+
+def test_search_with_the_symmetric_searcher_and_lift(flipforge_cmd, tmp_path) -> None:  # noqa: ANN001
+    run = tmp_path / "r"
+    out = subprocess.run(
+        [*flipforge_cmd, "search", "4x4x4", "--searcher", "symmetric", "--cubes", "1111", "-r", "49"]
+        + ["--orbit-plus-after", "1000", "--orbit-restart", "1000000", "--lift", "Z", "-w", "1", "--seed", "3"]
+        + ["-t", "120", "--no-db", "--run-dir", str(run), "-q", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert summary["best_rank"] == 49 and summary["reached_target"]
+    config = json.loads((run / "config.json").read_text())
+    assert config["searcher"] == "symmetric" and config["params"]["cubes"] == "1111"
+    (best,) = read_schemes(run / "best-49.json")
+    assert verify(best, "F2").valid and is_cyclic(best)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["2x3x4"], "needs a square format"),
+        (["3x3x3", "--cubes", "1x1"], "--cubes"),
+        (["3x3x3", "--cubes", "11,1"], "cube pattern"),
+        (["3x3x3", "-d", "ZT", "--cubes", "none"], "exactly one cube"),
+    ],
+)
+def test_bad_symmetric_input_is_one_line_and_exit_2(flipforge_cmd, tmp_path, args, message) -> None:  # noqa: ANN001
+    out = subprocess.run(
+        [*flipforge_cmd, "search", "--searcher", "symmetric", *args, "--no-db", "--run-dir", str(tmp_path / "r")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2, out.stderr
+    assert message in out.stderr and "Traceback" not in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
