@@ -6,6 +6,10 @@
   with a zero factor and merge terms that then share two factors;
 - merge: the direct sum of two schemes along a dimension (rank a + rank b);
 - product: the Kronecker product <n1n2, m1m2, p1p2> (rank a · rank b);
+- serendipitous product: the Kronecker product in which each *bud* of the first scheme (g terms
+  sharing one factor up to scale) is multiplied with the second scheme's format widened g times
+  (a bud on A is a <1,1,g> block: bud ⊠ <n2,m2,p2> is <n2,m2,g·p2>), through a scheme for that
+  wider format when one of rank below g · rank b is at hand;
 - permute: the cyclic and transpose symmetries, to any reordering of the format.
 
 Every move maps a valid scheme to a valid one in the same ring; merges during ``project`` that
@@ -16,6 +20,8 @@ Axes are named by the dimension they change: ``n`` (rows of A and C), ``m`` (the
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from fractions import Fraction
 from itertools import combinations, permutations
 
@@ -28,7 +34,19 @@ from .scheme import Scheme
 from .symmetry import rotate, transpose
 from .tensor import format_name
 
-__all__ = ["AXES", "axis_index", "extend", "project", "merge", "product", "permute_to", "merge_pairs", "reorderings"]
+__all__ = [
+    "AXES",
+    "axis_index",
+    "extend",
+    "project",
+    "merge",
+    "product",
+    "serendipitous",
+    "buds",
+    "permute_to",
+    "merge_pairs",
+    "reorderings",
+]
 
 AXES = ("n", "m", "p")
 
@@ -146,6 +164,115 @@ def product(a: Scheme, b: Scheme) -> Scheme:
     parts = [(np.array(us, dtype=object), np.array(vs, dtype=object), np.array(cs, dtype=object))]
     meta = {"move": f"product of {format_name(fa)}:{a.rank} and {format_name(fb)}:{b.rank}"}
     return _build(fmt, _assemble(fmt, parts), _common_domain(a, b), meta)
+
+
+# a bud sharing factor s (0: A, 1: B, 2: C) pairs the other two factors through this dimension
+_BUD_AXIS = {0: 2, 1: 0, 2: 1}
+
+
+def buds(scheme: Scheme, factor: int) -> list[list[tuple[int, Fraction]]]:
+    """Groups of terms whose ``factor`` (0: u, 1: v, 2: w) is the same up to scale, as
+    ``(term, scale)`` with the term's factor = scale · the group's first factor; groups of one
+    included, in order of first appearance."""
+    rows = scheme.factors[factor]
+    groups: dict[tuple, list[tuple[int, Fraction]]] = {}
+    p = scheme.domain.p if scheme.domain is not None else None
+    for t in range(scheme.rank):
+        row = [int(x) if isinstance(x, np.integer) else x for x in rows[t]]
+        key = _normal(np.array([_mod(x, p) for x in row] if p else row, dtype=object), p)
+        if key is None:
+            continue
+        groups.setdefault(key[0], []).append((t, key[1]))
+    out = []
+    for members in groups.values():
+        lead = members[0][1]
+        out.append([(t, lam / lead) for t, lam in members])
+    return out
+
+
+def _claimed(scheme: Scheme) -> Scheme:
+    """The scheme with a ring claim: its own, else the smallest of ZT, Z, Q its coefficients fit."""
+    if scheme.domain is not None:
+        return scheme
+    ring = next(d for d in ("ZT", "Z", "Q") if scheme.domain_problem(Domain.parse(d)) is None)
+    return replace(scheme, domain=Domain.parse(ring))
+
+
+def _widened(fb: tuple[int, int, int], factor: int, g: int) -> tuple[int, int, int]:
+    d = _BUD_AXIS[factor]
+    return tuple(fb[k] * g if k == d else fb[k] for k in range(3))  # type: ignore[return-value]
+
+
+def _bud_times(a: Scheme, bud: list[tuple[int, Fraction]], factor: int, wide: Scheme, fb: tuple) -> tuple:
+    """The bud's terms ⊠ the second scheme's tensor, through ``wide`` (a scheme for the widened
+    format): blocks t of the widened dimension carry term t of the bud."""
+    ua, va, ca = _blocks(a)
+    uw, vw, cw = _blocks(wide)
+    n2, m2, p2 = fb
+    first = bud[0][0]
+    us, vs, cs = [], [], []
+    for s in range(wide.rank):
+        if factor == 0:  # shared A: p split; blocks of B's columns and C's columns
+            u = np.kron(ua[first], uw[s])
+            v = sum(lam * np.kron(va[t], vw[s][:, i * p2 : (i + 1) * p2]) for i, (t, lam) in enumerate(bud))
+            c = sum(np.kron(ca[t], cw[s][:, i * p2 : (i + 1) * p2]) for i, (t, _) in enumerate(bud))
+        elif factor == 1:  # shared B: n split; blocks of A's rows and C's rows
+            u = sum(lam * np.kron(ua[t], uw[s][i * n2 : (i + 1) * n2, :]) for i, (t, lam) in enumerate(bud))
+            v = np.kron(va[first], vw[s])
+            c = sum(np.kron(ca[t], cw[s][i * n2 : (i + 1) * n2, :]) for i, (t, _) in enumerate(bud))
+        else:  # shared C: m split; blocks of A's columns and B's rows
+            u = sum(lam * np.kron(ua[t], uw[s][:, i * m2 : (i + 1) * m2]) for i, (t, lam) in enumerate(bud))
+            v = sum(np.kron(va[t], vw[s][i * m2 : (i + 1) * m2, :]) for i, (t, _) in enumerate(bud))
+            c = np.kron(ca[first], cw[s])
+        us.append(u)
+        vs.append(v)
+        cs.append(c)
+    return np.array(us, dtype=object), np.array(vs, dtype=object), np.array(cs, dtype=object)
+
+
+def serendipitous(a: Scheme, b: Scheme, wider: Callable[[tuple[int, int, int]], Scheme | None]) -> Scheme:
+    """The Kronecker product of ``a`` and ``b`` with ``a``'s buds multiplied out together.
+
+    ``wider(fmt)`` gives a valid scheme for a widened format of ``b`` (or None); a bud of g terms
+    uses it when its rank is below g · rank b, else its terms are multiplied out one by one as in
+    ``product``. Buds on A, B and C are tried in turn and the lowest rank is kept, so the result
+    is never above the plain product. Valid whenever ``a``, ``b`` and the wider schemes are.
+    """
+    fa, fb = _fmt(a), _fmt(b)
+    fmt = (fa[0] * fb[0], fa[1] * fb[1], fa[2] * fb[2])
+    base = _common_domain(_claimed(a), _claimed(b))
+    best: tuple[int, list, list[str], Domain | None] | None = None
+    cache: dict[tuple[int, int, int], Scheme | None] = {}
+    for factor in range(3):
+        parts, used, domain = [], [], base
+        rank = 0
+        for bud in buds(a, factor):
+            g = len(bud)
+            wf = _widened(fb, factor, g)
+            if g > 1 and wf not in cache:
+                found = wider(wf)
+                cache[wf] = found if found is not None and found.fmt == wf and found.rank < g * b.rank else None
+            wide = cache.get(wf) if g > 1 else None
+            if wide is not None:
+                ring = _common_domain(replace(a, domain=domain), _claimed(wide))
+                part = _bud_times(a, bud, factor, wide, fb)
+                if _fits([x for block in part for x in block.flat], ring):  # ZT stays ZT, or plain
+                    parts.append(part)
+                    rank += wide.rank
+                    domain = ring
+                    used.append(f"{g} terms sharing {'uvw'[factor]} via {format_name(wf)}:{wide.rank}")
+                    continue
+            for t, _ in bud:
+                parts.append(_bud_times(a, [(t, Fraction(1))], factor, b, fb))
+            rank += g * b.rank
+        if best is None or rank < best[0]:
+            best = (rank, parts, used, domain)
+    rank, parts, used, domain = best  # type: ignore[misc]
+    meta = {
+        "move": f"serendipitous product of {format_name(fa)}:{a.rank} and {format_name(fb)}:{b.rank}",
+        "buds": "; ".join(used) or "none (the plain product)",
+    }
+    return _build(fmt, _assemble(fmt, parts), domain, meta)
 
 
 def _mod(x: object, p: int) -> Fraction:

@@ -9,7 +9,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 from flipforge.schemes import Scheme, SchemeError, read_schemes
-from flipforge.schemes.meta import extend, merge, merge_pairs, permute_to, product, project, reorderings
+from flipforge.schemes.meta import (
+    buds,
+    extend,
+    merge,
+    merge_pairs,
+    permute_to,
+    product,
+    project,
+    reorderings,
+    serendipitous,
+)
 from flipforge.schemes.symmetry import isotropy
 from flipforge.verify import verify
 from hypothesis import given
@@ -80,6 +90,55 @@ def test_product_keeps_validity(a, b):
     out = product(a, b)
     assert out.fmt == tuple(x * y for x, y in zip(a.fmt, b.fmt, strict=True)) and out.rank == a.rank * b.rank
     assert _holds(out)
+
+
+@given(valid_schemes(), valid_schemes())
+def test_serendipitous_without_wider_schemes_is_the_plain_product(a, b):
+    if a.domain != b.domain or a.rank * b.rank > 200:
+        return
+    out = serendipitous(a, b, lambda fmt: None)
+    assert out.fmt == tuple(x * y for x, y in zip(a.fmt, b.fmt, strict=True)) and out.rank == a.rank * b.rank
+    assert _holds(out)
+
+
+@given(valid_schemes())
+def test_serendipitous_buds_use_a_cheaper_wider_scheme(a):
+    """A's buds times <2,2,1> (naive, rank 4) go through Strassen's <2,2,2>:7 (and its reorderings)
+    instead of 2 x 4 = 8 products each."""
+    b = Scheme.naive("2x2x1").with_domain(a.domain)
+    strassen = Scheme.strassen().with_domain(a.domain)
+    wider = {fmt: permute_to(strassen, fmt) for fmt in [(2, 2, 2)]}
+    out = serendipitous(a, b, lambda fmt: wider.get(fmt))
+    assert _holds(out)
+    # only buds of two on A widen <2,2,1> to a format at hand (<2,2,2>); buds on B or C do not
+    expected = min(sum(7 if len(g) == 2 else 4 * len(g) for g in buds(a, 0)), a.rank * b.rank)
+    if a.domain.name == "ZT":  # a bud whose product leaves {-1,0,1} is multiplied out plainly
+        assert expected <= out.rank <= a.rank * b.rank and out.domain.name == "ZT"
+    else:
+        assert out.rank == expected
+
+
+def test_serendipitous_on_the_naive_scheme_saves_one_product_per_bud():
+    a = Scheme.naive("2x2x2").with_domain("ZT")  # A-factor e_ij is shared by the terms k = 1, 2: four buds of two
+    assert sorted(len(g) for g in buds(a, 0)) == [2, 2, 2, 2]
+    b = Scheme.naive("2x2x1").with_domain("ZT")
+    out = serendipitous(a, b, lambda fmt: Scheme.strassen().with_domain("ZT") if fmt == (2, 2, 2) else None)
+    assert out.fmt == (4, 4, 2) and out.rank == 4 * 7 < 8 * 4
+    assert verify(out, "ZT").valid and verify(out, "Z").valid
+    assert "via 2x2x2:7" in out.meta["buds"]
+
+
+def test_serendipitous_product_of_published_schemes(reference):
+    """Kauers-Moosbauer <2,2,3>:11 (three buds of two on A) times AlphaTensor <3,3,3>:23, with
+    Smirnov's <3,6,3>:40 for the widened format: <6,6,9>:235 over Q, below the plain 253."""
+    (a,) = read_schemes(reference / "kauers_moosbauer_flips/solutions/223-11-mod0.exp")
+    b = next(s for s in read_schemes(reference / "alphatensor/factorizations_r.npz") if s.fmt == (3, 3, 3))
+    (w,) = read_schemes(reference / "benson_fast_matmul/algorithms/smirnov363-40-960")
+    out = serendipitous(a, b, lambda fmt: permute_to(w, fmt) if sorted(fmt) == [3, 3, 6] else None)
+    assert out.fmt == (6, 6, 9) and out.rank == 235 < 11 * 23
+    assert verify(out, "Q").valid and not out.is_integral
+    none = serendipitous(a, b, lambda fmt: None)
+    assert none.rank == 253 and verify(none, "Z").valid
 
 
 @given(valid_schemes(), st.data())

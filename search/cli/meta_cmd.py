@@ -1,4 +1,5 @@
-"""``flipforge meta``: format-changing moves on scheme files (extend, project, merge, product, permute)."""
+"""``flipforge meta``: format-changing moves on scheme files (extend, project, merge, product,
+serendipitous, permute)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import click
 from flipforge.schemes import FlipforgeError, Scheme, native_text
-from flipforge.schemes.meta import AXES, extend, merge, product, project
+from flipforge.schemes.meta import AXES, extend, merge, product, project, serendipitous
 from flipforge.schemes.meta import permute_to as permute_scheme
 from flipforge.schemes.tensor import format_name, parse_format
 from flipforge.verify import verify
@@ -71,7 +72,11 @@ def _common(func: Callable) -> Callable:
     return friendly_errors(func)
 
 
-@click.group("meta", cls=OneLineGroup, short_help="Change a scheme's format: extend, project, merge, product, permute.")
+@click.group(
+    "meta",
+    cls=OneLineGroup,
+    short_help="Change a scheme's format: extend, project, merge, product, serendipitous, permute.",
+)
 def meta_group() -> None:
     """Change a scheme's format with the moves of the meta flip graph.
 
@@ -130,6 +135,41 @@ def product_command(first: str, second: str, out: str | None, as_json: bool) -> 
     """The Kronecker product of two schemes (<n1,m1,p1> and <n2,m2,p2> give <n1n2,m1m2,p1p2>, rank a·b)."""
     a, b = _valid_input(first), _valid_input(second)
     _run(lambda: product(a, b), out, as_json)
+
+
+@meta_group.command("serendipitous")
+@click.argument("first", metavar="A")
+@click.argument("second", metavar="B")
+@click.option(
+    "--with",
+    "wider",
+    multiple=True,
+    metavar="SCHEME",
+    help="A scheme for a widened format of B (e.g. 3x3x6 for B = 3x3x3); any ordering of it. Repeatable.",
+)
+@_common
+def serendipitous_command(first: str, second: str, wider: tuple[str, ...], out: str | None, as_json: bool) -> None:
+    """The Kronecker product, with A's buds multiplied out together.
+
+    A bud is g terms of A that share a factor up to scale (g terms sharing A's factor form a
+    <1,1,g> block). Multiplied by B, a bud needs B's format widened g times (<n,m,g·p> for a bud
+    on A, <g·n,m,p> on B, <n,g·m,p> on C); when a --with scheme for that format has rank below
+    g·rank(B), the bud costs that rank instead of g·rank(B). With no buds or no better wider
+    scheme the result is the plain product.
+
+    \b
+    Example (Kauers-Moosbauer 2x2x3:11, AlphaTensor 3x3x3:23, Smirnov 3x3x6:40):
+      flipforge meta serendipitous 223-11.exp 333-23.json --with smirnov336-40 -o 669.json
+      6x6x9  rank 235  Q  VALID  (serendipitous product of 2x2x3:11 and 3x3x3:23) -> 669.json
+    """
+    a, b = _valid_input(first), _valid_input(second)
+    wides = [_valid_input(path) for path in wider]
+
+    def lookup(fmt: tuple[int, int, int]) -> Scheme | None:
+        fits = [w for w in wides if sorted(w.fmt) == sorted(fmt)]  # type: ignore[arg-type]
+        return permute_scheme(min(fits, key=lambda w: w.rank), fmt) if fits else None
+
+    _run(lambda: serendipitous(a, b, lookup), out, as_json)
 
 
 @meta_group.command("permute")
