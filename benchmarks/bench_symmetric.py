@@ -9,7 +9,7 @@ process each, multiprocess). Every run that reaches the target is verified exact
     python benchmarks/bench_symmetric.py                                  # 5x5x5 F2 -> 93, 20 runs
     python benchmarks/bench_symmetric.py --format 4x4x4 --target 49 --cubes 1111 --runs 20
     python benchmarks/bench_symmetric.py --format 6x6x6 --target 153 --cubes 110000,001100,000011 \\
-        --runs 2 --orbit-restart 300000000          # 6x6x6: progress only
+        --symmetry z3xz2 --orbit-plus-after 83000 --orbit-restart 160000000 --runs 4   # 6x6x6: progress
     python benchmarks/bench_symmetric.py --out found/ --json runs.json
 """
 
@@ -67,20 +67,26 @@ def main() -> int:
     ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--cubes", default="auto")
+    ap.add_argument("--symmetry", default="z3", choices=["z3", "z3xz2"])
     ap.add_argument("--orbit-plus-after", type=int, default=16_000)
     ap.add_argument("--orbit-restart", type=int, default=30_000_000)
     ap.add_argument("--out", type=Path, help="save every scheme that reaches the target here")
     ap.add_argument("--json", type=Path, help="also write the raw results here")
     args = ap.parse_args()
-    params = {"cubes": args.cubes, "orbit_plus_after": args.orbit_plus_after, "orbit_restart": args.orbit_restart}
+    params = {
+        "cubes": args.cubes,
+        "symmetry": args.symmetry,
+        "orbit_plus_after": args.orbit_plus_after,
+        "orbit_restart": args.orbit_restart,
+    }
     jobs = [
         {"format": args.format, "domain": args.domain, "target": args.target, "seed": seed, "params": params}
         | ({"out": str(args.out)} if args.out else {})
         for seed in range(args.first_seed, args.first_seed + args.runs)
     ]
     print(
-        f"{args.format} over {args.domain}, target {args.target}, cubes {args.cubes}, {args.runs} runs, "
-        f"{args.workers} at a time, restart after {args.orbit_restart:,} orbit flips without progress"
+        f"{args.format} over {args.domain}, target {args.target}, {args.symmetry}, cubes {args.cubes}, "
+        f"{args.runs} runs, {args.workers} at a time, restart after {args.orbit_restart:,} orbit flips without progress"
     )
     print("| seed | best rank | orbit flips | seconds |")
     print("|---:|---:|---:|---:|")

@@ -182,3 +182,16 @@ def test_bad_symmetric_input_is_one_line_and_exit_2(flipforge_cmd, tmp_path, arg
     assert out.returncode == 2, out.stderr
     assert message in out.stderr and "Traceback" not in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_the_committed_5x5x5_rank_93_schemes_hold() -> None:
+    """flipforge's own <5,5,5>:93: cyclic over F2 as the symmetric walk found it, and its ZT lift."""
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[1] / "schemes" / "collection"
+    (found,) = read_schemes(folder / "5x5x5-r93-F2-cyclic.json")
+    assert found.rank == 93 and verify(found, "F2").valid and is_cyclic(found)
+    assert not verify(found.with_domain("Z"), "Z").valid  # over F2 only: it needed lifting
+    (lifted,) = read_schemes(folder / "5x5x5-r93-ZT.json")
+    assert lifted.rank == 93 and verify(lifted, "Z").valid and verify(lifted, "ZT").valid
+    assert "bench_symmetric.py" in " ".join(lifted.meta["commands"])

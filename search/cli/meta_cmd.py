@@ -158,8 +158,8 @@ def serendipitous_command(first: str, second: str, wider: tuple[str, ...], out: 
     scheme the result is the plain product.
 
     \b
-    Example (Kauers-Moosbauer 2x2x3:11, AlphaTensor 3x3x3:23, Smirnov 3x3x6:40):
-      flipforge meta serendipitous 223-11.exp 333-23.json --with smirnov336-40 -o 669.json
+    Example (Kauers-Moosbauer 2x2x3:11, AlphaTensor 3x3x3:23, Smirnov 3x6x3:40):
+      flipforge meta serendipitous 223-11.exp 333-23.json --with smirnov363-40 -o 669.json
       6x6x9  rank 235  Q  VALID  (serendipitous product of 2x2x3:11 and 3x3x3:23) -> 669.json
     """
     a, b = _valid_input(first), _valid_input(second)

@@ -61,9 +61,6 @@ class SymmetricParams(SearcherParams):
     orbit_restart: int = option(
         30_000_000, "Orbit flips without a new lowest rank of the run before a new run starts.", 1, _MAX
     )
-    orbit_resume: float = option(
-        0.0, "Share of new runs that start from a lowest-rank scheme found so far instead of the naive one.", 0, 1
-    )
     orbit_chunk: int = option(1_000_000, "Orbit flips per call of the compiled walk.", 1, _MAX, cli=False)
 
 
@@ -127,8 +124,6 @@ class SymmetricSearcher(Searcher):
         self.runs = 0
         self.work_before = 0
         self.finished: list[tuple[int, int]] = []  # (lowest rank, flips) of each finished run
-        self.held: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        self.choice = np.random.default_rng([seed, 4])
         self._new_run()
 
     @classmethod
@@ -153,25 +148,13 @@ class SymmetricSearcher(Searcher):
     def _new_run(self) -> None:
         from ..kernels.orbit import new_ctl
 
-        state = (self.start_p, self.start_n, self.start_alive)
-        if self.held and self.choice.random() < self.params.orbit_resume:
-            state = self.held[int(self.choice.integers(len(self.held)))]
-        self.vp, self.vn, self.alive = (a.copy() for a in state)
+        self.vp, self.vn, self.alive = self.start_p.copy(), self.start_n.copy(), self.start_alive.copy()
         self.best_p, self.best_n, self.best_alive = self.vp.copy(), self.vn.copy(), self.alive.copy()
         rank = self.per * int(self.alive.sum())
         start_rank = self.per * int(self.start_alive.sum())
         limit = start_rank + self.params.orbit_plus_delta
         self.ctl = new_ctl(rank, 0, self.params.orbit_plus_after, limit, self.width)
         self.runs += 1
-
-    def _hold(self) -> None:
-        """Keep the run's new lowest state among the lowest-rank states found (new runs may resume one)."""
-        rank = int(self.best_alive.sum())
-        low = int(self.held[0][2].sum()) if self.held else rank + 1
-        if rank < low:
-            self.held = []
-        if rank <= low and len(self.held) < KEEP:
-            self.held.append((self.best_p.copy(), self.best_n.copy(), self.best_alive.copy()))
 
     def _candidate(self, vp: np.ndarray, vn: np.ndarray, alive: np.ndarray) -> Candidate:
         fp, fn = _terms(vp, vn, alive, self.width)
@@ -230,7 +213,6 @@ class SymmetricSearcher(Searcher):
             chunk = min(left, self.params.orbit_restart - int(self.ctl[2]) + 1)
             args = (self.vp, self.vn, self.alive, self.best_p, self.best_n, self.best_alive, self.rng, self.ctl)
             if orbit_walk(self.dom, *args, chunk):
-                self._hold()
                 c = self._candidate(self.best_p, self.best_n, self.best_alive)
                 if c.rank < self.best_rank():
                     self._pool(c.rank, c)
@@ -261,8 +243,6 @@ class SymmetricSearcher(Searcher):
             "rng": self.rng.copy(),
             "ctl": self.ctl.copy(),
             "counters": [self.runs, self.work_before],
-            "held": [[a.copy() for a in h] for h in self.held],
-            "choice": self.choice.bit_generator.state,
         }
 
     def restore(self, snapshot: dict[str, Any]) -> None:
@@ -273,5 +253,3 @@ class SymmetricSearcher(Searcher):
         self.rng = np.array(snapshot["rng"], dtype=np.uint64).copy()
         self.ctl = np.array(snapshot["ctl"], dtype=np.int64).copy()
         self.runs, self.work_before = (int(x) for x in snapshot["counters"])
-        self.held = [tuple(np.array(a).copy() for a in h) for h in snapshot["held"]]
-        self.choice.bit_generator.state = snapshot["choice"]
