@@ -209,6 +209,10 @@ def lift_entry(root: Path, target: str, domain: str, db: str | None) -> None:
     if domain not in LIFT or best is None or "lifted" in row:
         return
     run = entry_dir(root, target, domain)
+    if not (run / f"best-{best}.json").exists():  # the search found nothing below its start
+        record = {"rank": best, "lifted": False, "domain": None, "reason": "nothing found below the start to lift"}
+        atomic_write(run / LIFT_FILE, json.dumps(record) + "\n")
+        return
     out = run / f"best-{best}-lifted.json"
     base = [sys.executable, "-m", "flipforge.search.cli"]
     proc = subprocess.run(

@@ -107,3 +107,22 @@ def test_an_interrupted_campaign_resumes_the_entry_it_stopped_in(flipforge_cmd, 
     (row,) = json.loads((tmp_path / "c" / "report.json").read_text())
     assert row["status"] in ("reached", "time") and row["best_rank"] <= 49, (row, again.stderr)
     assert row["seconds"] <= 12 + 5  # resumed for the rest of its time, not from zero
+
+
+def test_an_entry_that_found_nothing_below_its_start_is_not_lifted(flipforge_cmd, tmp_path):
+    """A search that ends at its start rank writes no best file: the lift step says so instead of
+    failing on the missing file."""
+    from flipforge.search.campaign import LIFT_FILE, entry_dir, lift_entry
+
+    run = entry_dir(tmp_path, "2x2x2", "F2")
+    out = subprocess.run(
+        [*flipforge_cmd, "search", "2x2x2", "-r", "8", "-w", "1", "--no-db", "--run-dir", str(run), "-q"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert not list(run.glob("best-*.json"))
+    lift_entry(tmp_path, "2x2x2", "F2", None)
+    record = json.loads((run / LIFT_FILE).read_text())
+    assert record["lifted"] is False and "nothing found below the start" in record["reason"]

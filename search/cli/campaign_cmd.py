@@ -185,6 +185,7 @@ def campaign_command(
                 err=True,
             )
         write_report(plan, root)
+    write_report(plan, root)  # also when every entry was done before (a lift may have changed)
     click.echo((root / "report.md").read_text(), nl=False)
     if failed:
         fail(f"{len(failed)} search(es) failed: {'; '.join(failed)}", code=EXIT_FAIL)
