@@ -325,12 +325,12 @@ class _Orchestrator:
         out: dict[int, list[Candidate]] = {}
         for rank, members in pools.items():
             for c in members:
+                if c.packed is None:  # integer-factor finds live in best files and the database
+                    continue
                 key = c.key()
                 ok = self.checked.get(key)
                 if ok is None:
                     try:
-                        if c.packed is None:
-                            raise SchemeError("the checkpoint keeps packed schemes only")
                         check_packed(c.packed, self.tensor)
                         ok = True
                     except SchemeError as exc:

@@ -11,10 +11,22 @@ from flipforge.schemes.coeffs import residues
 
 from .params import DOMAIN_CODES, F2, ZT
 
-__all__ = ["MAX_WIDTH", "SEARCH_DOMAINS", "Packed", "pack", "unpack", "bitplanes", "check_width", "search_domain"]
+__all__ = [
+    "MAX_WIDTH",
+    "SEARCH_DOMAINS",
+    "RUN_DOMAINS",
+    "Packed",
+    "pack",
+    "unpack",
+    "bitplanes",
+    "check_width",
+    "search_domain",
+    "pool_domain",
+]
 
 MAX_WIDTH = 64
-SEARCH_DOMAINS = tuple(DOMAIN_CODES)
+SEARCH_DOMAINS = tuple(DOMAIN_CODES)  # what the kernels walk over
+RUN_DOMAINS = (*SEARCH_DOMAINS, "Z", "Q")  # what a run may prove its results in (Z, Q: numeric searchers)
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,12 +64,20 @@ class Packed:
         return hashlib.blake2b(rows[order].tobytes(), digest_size=16).digest()
 
 
-def search_domain(name: str) -> str:
-    """Validate a search domain name (F2, F3 or ZT) and return its canonical spelling."""
+def search_domain(name: str, allowed: tuple[str, ...] = SEARCH_DOMAINS) -> str:
+    """Validate a search domain name (F2, F3 or ZT; Z or Q where ``allowed``) and return its canonical spelling."""
     dom = Domain.parse(name).name
-    if dom not in DOMAIN_CODES:
-        raise SchemeError(f"flip-graph search runs over F2, F3 or ZT, not {dom}")
+    if dom not in allowed:
+        if dom in RUN_DOMAINS:
+            raise SchemeError(f"flip-graph search runs over F2, F3 or ZT, not {dom} (--searcher numeric: Z, Q)")
+        raise SchemeError(f"search runs over F2, F3, ZT (flip graphs) or Z, Q (numeric), not {dom}")
     return dom
+
+
+def pool_domain(domain: str) -> str:
+    """The packing of a run's pools: its own domain, or ZT for a run over Z or Q (start schemes
+    there are ternary; what a numeric searcher finds over Z or Q lives in best files and the database)."""
+    return "ZT" if domain in ("Z", "Q") else domain
 
 
 def check_width(tensor: Tensor) -> None:

@@ -28,7 +28,7 @@ from flipforge.schemes import (
 from flipforge.schemes.db import SchemeDB, best_known_table, tensor_key
 from flipforge.verify import VerifyResult, verify
 
-from .packing import Packed, check_width, pack, search_domain, unpack
+from .packing import RUN_DOMAINS, SEARCH_DOMAINS, Packed, check_width, pack, pool_domain, search_domain, unpack
 from .rundir import (
     BEST_FILE,
     MAX_RANK,
@@ -100,13 +100,16 @@ def load_checkpoint(
     config = config or run.config()
     tensor = tensor or run.tensor(config)
     domain = config.domain
-    state, raw = run.read_checkpoint(domain)
+    state, raw = run.read_checkpoint(pool_domain(domain))
     where = run.checkpoint_file
     pools: dict[int, list[Packed]] = {}
     keys: set[bytes] = set()
+    held = []  # ranks of best files that hold but cannot join the pools (over Z or Q, not ternary)
 
-    def add(p: Packed) -> None:
-        if p.key() not in keys:
+    def add(p: Packed | int) -> None:
+        if isinstance(p, int):
+            held.append(p)
+        elif p.key() not in keys:
             keys.add(p.key())
             pools.setdefault(p.rank, []).append(p)
 
@@ -129,20 +132,28 @@ def load_checkpoint(
         if rank < best_rank:
             add(_best_from_file(path, tensor, domain))
             best_rank, best_file = rank, path.name
-    if not pools or min(pools) > best_rank:
+    if min([*pools, *held], default=best_rank + 1) > best_rank:
         raise RunError(f"{where}: claims best rank {best_rank} but holds no valid scheme of that rank; not trusted")
     state.update(best_rank=best_rank, best_file=best_file)
     return state, pools
 
 
-def _best_from_file(path: Path, tensor: Tensor, domain: str) -> Packed:
-    """A run's best-<r>.json, packed, after the same exact check as the checkpoint's pools."""
+def _best_from_file(path: Path, tensor: Tensor, domain: str) -> Packed | int:
+    """A run's best-<r>.json, packed, after the same exact check as the checkpoint's pools; over
+    Z or Q a scheme that is not ternary is proven in the run's ring and only its rank returned."""
     try:
         check_regular(path)
         schemes = read_schemes(path)
         if len(schemes) != 1 or schemes[0].tensor != tensor:
             raise SchemeError(f"not one scheme of {tensor.label()}")
-        packed = pack(schemes[0], domain)
+        if domain != pool_domain(domain) and not _ternary(schemes[0]):
+            scheme = schemes[0].with_domain(domain)
+            m = BEST_FILE.fullmatch(path.name)
+            if m and int(m.group(1)) != scheme.rank:
+                raise SchemeError(f"holds a rank-{scheme.rank} scheme")
+            prove(scheme)
+            return scheme.rank
+        packed = pack(schemes[0], pool_domain(domain))
         m = BEST_FILE.fullmatch(path.name)
         if m and int(m.group(1)) != packed.rank:
             raise SchemeError(f"holds a rank-{packed.rank} scheme")
@@ -150,6 +161,10 @@ def _best_from_file(path: Path, tensor: Tensor, domain: str) -> Packed:
     except FlipforgeError as exc:
         raise RunError(f"{path}: {exc}; the run's best scheme is not trusted (fix or remove it)") from None
     return packed
+
+
+def _ternary(scheme: Scheme) -> bool:
+    return all(a.dtype != object and np.abs(a).max(initial=0) <= 1 for a in scheme.factors)
 
 
 def default_target(tensor: Tensor, domain: str, db: SchemeDB | None) -> tuple[int | None, str | None]:
@@ -218,7 +233,7 @@ def start_pools(
     else:
         schemes = _start_schemes(tensor, start, note)
     for s in schemes:
-        packed = pack(s, domain)
+        packed = pack(s, pool_domain(domain))
         try:
             _verified(packed, tensor)
         except SchemeError as exc:
@@ -258,7 +273,8 @@ def create_run(
     Without ``target_rank`` the target is the best-known rank of the format over the domain
     (``beyond``: one below it, a new record); ``db`` is the scheme database for new bests.
     """
-    domain = search_domain(domain)
+    cls = get_searcher(searcher)
+    domain = search_domain(domain, RUN_DOMAINS if {"Z", "Q"} & set(cls.domains) else SEARCH_DOMAINS)
     tensor = load_target(target)
     check_nonzero(tensor, domain)
     if not 0 <= seed <= MAX_SEED:
@@ -267,7 +283,6 @@ def create_run(
         raise SchemeError(f"--target-rank must be from 1 to {MAX_RANK}, not {target_rank}")
     if not 1 <= pool_size <= MAX_RANK:
         raise SchemeError(f"--pool-size must be from 1 to {MAX_RANK}, not {pool_size}")
-    cls = get_searcher(searcher)
     if domain not in cls.domains:
         raise SchemeError(f"the {searcher} searcher runs over {', '.join(cls.domains)}, not {domain}")
     config_params = dict(params or {})
@@ -281,7 +296,7 @@ def create_run(
     if target_rank is None and known is not None:
         target_rank = known - 1 if beyond else known
         target_source = f"best known over {domain}: {known} ({citation})" + ("; --beyond: one below" if beyond else "")
-    if lift_to is not None and (domain == "ZT" or lift_to.upper() not in ("ZT", "Z", "Q")):
+    if lift_to is not None and (domain not in ("F2", "F3") or lift_to.upper() not in ("ZT", "Z", "Q")):
         raise SchemeError("--lift needs a search over F2 or F3 and a target ZT, Z or Q")
     pools = start_pools(tensor, domain, start, note, db_path)
     label = tensor.label(with_shape=False)

@@ -34,7 +34,7 @@ import numpy as np
 from flipforge.schemes import FlipforgeError, Tensor, parse_target
 from flipforge.schemes.files import special_kind
 
-from .packing import Packed, check_width
+from .packing import RUN_DOMAINS, Packed, check_width
 from .searchers import DEFAULT_SEARCHER, get_searcher, make_params
 
 __all__ = [
@@ -58,7 +58,6 @@ CHECKPOINT_VERSION = 1
 MAX_SEED = 2**64 - 1
 MAX_RANK = 1 << 20
 MAX_PID = 2**22  # Linux's pid_max limit; a bigger "pid" in a lock file is no process
-RUN_DOMAINS = ("F2", "F3", "ZT")
 LIFT_RINGS = ("ZT", "Z", "Q")
 RUN_FILES = ("config.json", "tensor.npy", "checkpoint.json", "events.jsonl", "lock")
 BEST_FILE = re.compile(r"best-(\d+)(?:-(\d+))?\.json")  # best-49.json, best-49-2.json (never overwritten)
@@ -249,7 +248,7 @@ class RunConfig:
         domain = body["domain"]
         _expect(domain in RUN_DOMAINS, where, f"domain must be one of {', '.join(RUN_DOMAINS)}, not {domain!r}")
         lift = body.get("lift")
-        ok = lift is None or (lift in LIFT_RINGS and domain != "ZT")
+        ok = lift is None or (lift in LIFT_RINGS and domain in ("F2", "F3"))
         _expect(ok, where, f"lift must be null or one of {', '.join(LIFT_RINGS)} (for F2/F3 runs), not {lift!r}")
         target = body["target"]
         if target != "tensor.npy":

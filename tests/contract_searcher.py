@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 from flipforge.schemes import Scheme, parse_target
-from flipforge.search.packing import SEARCH_DOMAINS, Packed, pack
+from flipforge.search.packing import RUN_DOMAINS, Packed, pack, pool_domain
 from flipforge.search.searchers import SEARCHERS, Candidate, Report, Searcher, get_searcher, make_params
 from flipforge.search.searchers.base import Progress, SearcherParams
 from flipforge.verify import verify
@@ -45,13 +45,13 @@ def check_plain(value: Any, where: str = "snapshot") -> None:
 class Case:
     """One searcher on one target and domain, built the way a worker builds it."""
 
-    def __init__(self, name: str, label: str, domain: str, params: dict[str, Any]) -> None:
-        self.name, self.domain = name, domain
+    def __init__(self, name: str, label: str, domain: str, params: dict[str, Any], budget: int | None = None) -> None:
+        self.name, self.domain, self.budget = name, domain, budget
         self.cls: type[Searcher] = get_searcher(name)
         self.tensor = parse_target(label)
         self.label = self.tensor.label(with_shape=False)
         self.params = make_params(name, params)
-        naive = pack(Scheme.naive(self.tensor), domain)
+        naive = pack(Scheme.naive(self.tensor), pool_domain(domain))
         self.start_rank = naive.rank
         self.naive = Candidate(self.label, packed=naive)
 
@@ -80,9 +80,11 @@ class SearcherContract:
     budget: ClassVar[int] = 20_000  # work units per step
 
     @pytest.fixture
-    def case(self, searcher_case: tuple[str, str, str, dict[str, Any]]) -> Case:
-        name, label, domain, params = searcher_case
-        return Case(name, label, domain, params)
+    def case(self, searcher_case: tuple) -> Case:
+        case = Case(*searcher_case)
+        if case.budget is not None:  # a searcher whose work unit is costlier than a flip
+            self.budget = case.budget
+        return case
 
     # --- the class itself ------------------------------------------------------------------------
 
@@ -90,7 +92,7 @@ class SearcherContract:
         cls = case.cls
         assert SEARCHERS[cls.name] is cls
         assert cls.summary.strip(), "summary is the --help line of the searcher"
-        assert cls.domains and set(cls.domains) <= set(SEARCH_DOMAINS)
+        assert cls.domains and set(cls.domains) <= set(RUN_DOMAINS)
         assert case.domain in cls.domains
         assert dataclasses.is_dataclass(cls.Params) and issubclass(cls.Params, SearcherParams)
         assert isinstance(cls.is_compiled(), bool)

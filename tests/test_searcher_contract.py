@@ -12,12 +12,14 @@ from flipforge.search.searchers import SEARCHERS
 
 # small options that make a searcher's first steps eventful on 3x3x3 (others run on defaults)
 CASE_PARAMS: dict[str, dict] = {"flip-pool": {"pool_size": 5}, "meta": {"pool_size": 5, "meta_every": 1}}
+# searchers whose unit of work is far costlier than a flip: (target, work units per step)
+CASE_SCALE: dict[str, tuple[str, int]] = {"numeric": ("2x2x2", 600)}
 
 CASES = [
-    (name, "3x3x3", domain, CASE_PARAMS.get(name, {}))
+    (name, CASE_SCALE.get(name, ("3x3x3",))[0], domain, CASE_PARAMS.get(name, {}), *CASE_SCALE.get(name, ())[1:])
     for name, cls in sorted(SEARCHERS.items())
     for domain in cls.domains
-    if domain in ("F2", "F3", "ZT")
+    if domain in ("F2", "F3", "ZT")  # Z and Q runs: tests/test_numeric.py
 ]
 
 

@@ -1,0 +1,326 @@
+"""Real-valued decompositions driven to a lattice and rounded (the numeric searcher's engine).
+
+One *attempt* starts from random real factors U (r, I), V (r, J), W (r, K) and runs alternating
+least squares (ALS) on ‖Σ_t u_t⊗v_t⊗w_t − T‖² with a small ridge, until the residual is tiny
+(an exact real decomposition) or the attempt gives up. Then a growing penalty μ‖X − round(X)‖²
+pulls every factor towards the coefficient lattice (``Lattice``: {-1,0,1}, the integers up to a
+bound, or multiples of 1/d); each ALS update stays a closed-form (G + μI)⁻¹ solve. Whenever the
+rounded factors may hold, they are checked exactly in integers; an almost-valid rounding is
+*repaired*: two factors are kept and the third is solved for exactly over Q (a linear system),
+then put back on the lattice. Everything here is numpy; the caller proves what it reports again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from math import lcm
+
+import numpy as np
+
+__all__ = ["Lattice", "Attempt", "exact_factors", "solve_factor"]
+
+FIT_TOL = 1e-9  # squared residual of a real decomposition taken as exact
+QUANT_TOL = 0.02  # squared residual of the rounding (per entry of T) below which repair is tried
+
+
+@dataclass(frozen=True)
+class Lattice:
+    """The coefficients a result may have: multiples of 1/``denominator`` with |x| <= ``bound``."""
+
+    denominator: int = 1
+    bound: int = 1
+
+    def round(self, x: np.ndarray) -> np.ndarray:
+        """The nearest lattice point of every entry (as floats)."""
+        d = self.denominator
+        return np.clip(np.rint(x * d), -self.bound * d, self.bound * d) / d
+
+    def numerators(self, x: np.ndarray) -> np.ndarray:
+        """Integer numerators over ``denominator`` of the nearest lattice points."""
+        d = self.denominator
+        return np.clip(np.rint(x * d), -self.bound * d, self.bound * d).astype(np.int64)
+
+
+def reconstruct(u: np.ndarray, v: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Σ_t u_t ⊗ v_t ⊗ w_t (any dtype that numpy multiplies)."""
+    return np.einsum("ti,tj,tk->ijk", u, v, w)
+
+
+def exact_factors(
+    tensor: np.ndarray, u: np.ndarray, v: np.ndarray, w: np.ndarray, denominator: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Integer numerators (terms with a zero factor dropped) when they decompose ``tensor`` exactly."""
+    keep = np.any(u != 0, axis=1) & np.any(v != 0, axis=1) & np.any(w != 0, axis=1)
+    u, v, w = u[keep], v[keep], w[keep]
+    if max(np.abs(u).max(initial=0), np.abs(v).max(initial=0), np.abs(w).max(initial=0)) > 2**20:
+        return None  # int64 products could overflow
+    if np.array_equal(reconstruct(u, v, w), tensor.astype(np.int64) * denominator**3):
+        return u, v, w
+    return None
+
+
+def _rational_solve(mat: np.ndarray, rhs: np.ndarray) -> list[list[Fraction]] | None:
+    """One exact solution X of mat @ X = rhs over Q (free unknowns 0), or None if inconsistent."""
+    rows, cols = mat.shape
+    a = [[Fraction(int(x)) for x in mat[i]] + [Fraction(int(x)) for x in rhs[i]] for i in range(rows)]
+    pivots, row = [], 0
+    for c in range(cols):
+        pr = next((i for i in range(row, rows) if a[i][c] != 0), None)
+        if pr is None:
+            continue
+        a[row], a[pr] = a[pr], a[row]
+        inv = 1 / a[row][c]
+        a[row] = [x * inv for x in a[row]]
+        for i in range(rows):
+            if i != row and a[i][c] != 0:
+                f = a[i][c]
+                a[i] = [x - f * y for x, y in zip(a[i], a[row], strict=True)]
+        pivots.append(c)
+        row += 1
+        if row == rows:
+            break
+    if any(any(x != 0 for x in a[i][cols:]) for i in range(row, rows)):
+        return None
+    out = [[Fraction(0)] * (len(a[0]) - cols) for _ in range(cols)]
+    for i, c in enumerate(pivots):
+        out[c] = a[i][cols:]
+    return out
+
+
+def solve_factor(
+    tensor: np.ndarray, fixed: tuple[np.ndarray, np.ndarray], role: int, lattice: Lattice
+) -> np.ndarray | None:
+    """The third factor (numerators over ``lattice.denominator``) that makes the scheme exact, given
+    the other two as numerators over the same denominator; solved exactly over Q, None when there is
+    none on the lattice. ``role`` 0, 1, 2 is the slot (u, v, w) being solved for."""
+    d = lattice.denominator
+    t = np.moveaxis(tensor.astype(np.int64), role, 2)  # the solved slot last
+    a, b = fixed  # the two other factors in slot order
+    mat = np.einsum("ti,tj->ijt", a, b).reshape(-1, a.shape[0])  # columns: u_t ⊗ v_t (scaled d^2)
+    rhs = t.reshape(-1, t.shape[2]) * d**3  # the solved factor is scaled by d too
+    if mat.shape[0] * mat.shape[1] > 40_000:
+        return None  # too large for exact elimination in Python
+    sol = _rational_solve(mat, rhs)
+    if sol is None:
+        return None
+    den = lcm(*(x.denominator for row in sol for x in row))
+    if den != 1:
+        return None  # not integral numerators over the lattice's denominator
+    out = np.array([[int(x) for x in row] for row in sol], dtype=np.int64)
+    if np.abs(out).max(initial=0) > lattice.bound * d:
+        return None
+    return out
+
+
+def _jacobian(factors: list[np.ndarray], free: np.ndarray) -> np.ndarray:
+    """d(Σ u⊗v⊗w)/d(free entries of u, v, w): (I*J*K, free count), entries in slot order."""
+    u, v, w = factors
+    i, j, k = u.shape[1], v.shape[1], w.shape[1]
+    ju = np.einsum("ab,tj,tk->ajktb", np.eye(i), v, w).reshape(i * j * k, -1)
+    jv = np.einsum("ti,ab,tk->iaktb", u, np.eye(j), w).reshape(i * j * k, -1)
+    jw = np.einsum("ti,tj,ab->ijatb", u, v, np.eye(k)).reshape(i * j * k, -1)
+    return np.concatenate([ju, jv, jw], axis=1)[:, free]
+
+
+class Attempt:
+    """One random start: fit by Levenberg–Marquardt, then sparsify and round.
+
+    After an exact real fit, the smallest free entries are set to zero a batch at a time (a
+    ``prune`` share of the free entries, at least one) and the rest refit; when a refit cannot
+    get the residual back under ``FIT_TOL`` the batch is undone and halved, and a batch of one
+    that fails ends the attempt. Each term is rescaled so its u and v have largest entry 1, and
+    after every successful refit the rounding to the lattice (and its repair) is checked exactly.
+    ``advance(iterations)`` runs at most that many LM iterations and returns exact integer
+    numerators (u, v, w over ``lattice.denominator``) when the attempt produced a valid scheme.
+    """
+
+    def __init__(
+        self,
+        tensor: np.ndarray,
+        rank: int,
+        lattice: Lattice,
+        rng: np.random.Generator,
+        fit_iterations: int,
+        refit_iterations: int,
+        prune: float,
+        retries: int = 3,
+    ) -> None:
+        self.tensor = tensor.astype(np.float64)
+        self.exact_tensor = tensor.astype(np.int64)
+        self.lattice = lattice
+        self.shapes = [(rank, n) for n in tensor.shape]
+        self.x = rng.normal(0.0, 1.0, sum(r * n for r, n in self.shapes))
+        self.free = np.ones(self.x.size, dtype=bool)
+        self.banned = np.zeros(self.x.size, dtype=bool)  # single entries whose fix just failed
+        self.fit_iterations, self.refit_iterations, self.prune = fit_iterations, refit_iterations, prune
+        self.retries = retries
+        self.iterations = 0
+        self.since = 0  # iterations of the current fit or refit
+        self.damping = 1e-3
+        self.batch = 0  # entries zeroed by the refit in progress (0: the first fit)
+        self.saved = self.x.copy()  # the point before the batch in progress
+        self.phase = 0  # 0: fitting, 1: sparsifying, 3: fixing integers, 4: fixing fractions, 2: ended
+        self.residual = self._cost(self.x)
+
+    @property
+    def done(self) -> bool:
+        return self.phase == 2
+
+    def state(self) -> dict:
+        """Plain data to continue exactly."""
+        numbers = [self.iterations, self.since, self.damping, self.batch, self.phase, self.residual]
+        masks = {"free": self.free.copy(), "banned": self.banned.copy()}
+        return {"x": self.x.copy(), "saved": self.saved.copy(), **masks, "numbers": numbers}
+
+    def set_state(self, state: dict) -> None:
+        self.x = np.array(state["x"], dtype=np.float64)
+        self.free = np.array(state["free"], dtype=bool)
+        self.banned = np.array(state["banned"], dtype=bool)
+        self.saved = np.array(state["saved"], dtype=np.float64)
+        it, since, self.damping, batch, phase, self.residual = (float(v) for v in state["numbers"])
+        self.iterations, self.since, self.batch, self.phase = int(it), int(since), int(batch), int(phase)
+
+    def factors(self, x: np.ndarray | None = None) -> list[np.ndarray]:
+        x = self.x if x is None else x
+        out, at = [], 0
+        for r, n in self.shapes:
+            out.append(x[at : at + r * n].reshape(r, n))
+            at += r * n
+        return out
+
+    def _cost(self, x: np.ndarray) -> float:
+        diff = reconstruct(*self.factors(x)) - self.tensor
+        return float(np.sum(diff * diff))
+
+    def _lm(self) -> None:
+        """One Levenberg–Marquardt iteration on the free entries."""
+        f = (reconstruct(*self.factors()) - self.tensor).ravel()
+        jac = _jacobian(self.factors(), self.free)
+        jtj, grad = jac.T @ jac, jac.T @ f
+        for _ in range(8):
+            a = jtj + self.damping * (np.diag(np.diag(jtj)) + 1e-9 * np.eye(len(jtj)))
+            try:
+                step = np.linalg.solve(a, -grad)
+            except np.linalg.LinAlgError:
+                self.damping *= 4
+                continue
+            trial = self.x.copy()
+            trial[self.free] += step
+            cost = self._cost(trial)
+            if cost < self.residual:
+                self.x, self.residual = trial, cost
+                self.damping = max(self.damping / 3, 1e-12)
+                return
+            self.damping *= 4
+        self.damping = min(self.damping, 1e8)
+
+    def _normalise(self) -> None:
+        """Scale each term so that u and v have largest entry 1 (w takes the product)."""
+        u, v, w = self.factors()
+        for f in (u, v):
+            peak = np.abs(f).max(axis=1)
+            peak[peak == 0] = 1.0
+            f /= peak[:, None]
+            w *= peak[:, None]
+
+    def _zero_batch(self) -> bool:
+        """Fix the next ``batch`` free entries: the smallest to zero while sparsifying (phase 1),
+        then those nearest to a lattice point at that point (phase 3); False when none is free."""
+        idx = np.flatnonzero(self.free & ~self.banned)
+        if idx.size == 0:
+            return False
+        self.saved = self.x.copy()
+        vals = self.x[idx]
+        if self.phase >= 3:  # integers first (phase 3), then the lattice's fractions (phase 4)
+            d = 1 if self.phase == 3 else self.lattice.denominator
+            goal = np.rint(vals * d) / d
+            goal[goal == 0] = np.sign(vals[goal == 0]) / d
+            goal = np.clip(goal, -self.lattice.bound, self.lattice.bound)
+        else:
+            goal = np.zeros_like(vals)
+        order = np.argsort(np.abs(vals - goal))[: self.batch]
+        self.x[idx[order]] = goal[order]
+        self.free[idx[order]] = False
+        self.residual = self._cost(self.x)
+        self.since = 0
+        self.damping = 1e-3
+        return True
+
+    def _undo_batch(self) -> None:
+        """Free the entries of the batch that failed again (a failed single entry is banned for now)."""
+        changed = (self.x != self.saved) & ~self.free
+        self.x = self.saved.copy()
+        self.free[changed] = True
+        if self.batch == 1:
+            self.banned |= changed
+        self.residual = self._cost(self.x)
+
+    def _rounded(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Exact numerators when the rounding (or a repair of it) is a valid scheme."""
+        real = self.factors()
+        nums = [self.lattice.numerators(f) for f in real]
+        found = exact_factors(self.exact_tensor, *nums, self.lattice.denominator)
+        if found is not None:
+            return found
+        rounded = [self.lattice.round(f) for f in real]
+        diff = reconstruct(*rounded) - self.tensor
+        if float(np.sum(diff * diff)) > QUANT_TOL * self.tensor.size:
+            return None
+        for role in (2, 1, 0):
+            others = tuple(nums[q] for q in range(3) if q != role)
+            solved = solve_factor(self.exact_tensor, others, role, self.lattice)  # type: ignore[arg-type]
+            if solved is None:
+                continue
+            trial = list(nums)
+            trial[role] = solved
+            found = exact_factors(self.exact_tensor, *trial, self.lattice.denominator)
+            if found is not None:
+                return found
+        return None
+
+    def _next_batch(self) -> None:
+        self.banned[:] = False
+        free = int(self.free.sum())
+        self.batch = max(1, int(self.prune * free))
+        if not self._zero_batch():
+            self.phase = 2
+
+    def advance(self, iterations: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Run up to ``iterations`` LM iterations; exact numerators when the attempt has just succeeded."""
+        for _ in range(iterations):
+            if self.phase == 2:
+                return None
+            self.iterations += 1
+            self.since += 1
+            self._lm()
+            if not np.isfinite(self.residual):
+                self.phase = 2
+                return None
+            if self.residual < FIT_TOL:
+                if self.phase == 0:
+                    self._normalise()
+                    self.residual = self._cost(self.x)
+                    self.phase = 1
+                found = self._rounded()
+                if found is not None:
+                    self.phase = 2
+                    return found
+                self._next_batch()
+            elif self.phase == 0 and self.since >= self.fit_iterations:
+                self.phase = 2
+            elif self.phase != 0 and self.since >= self.refit_iterations:
+                self._undo_batch()
+                if self.batch > 1:
+                    self.batch //= 2
+                elif int(self.banned.sum()) >= self.retries:
+                    last = 4 if self.lattice.denominator > 1 else 3
+                    if self.phase == last:
+                        self.phase = 2
+                        return None
+                    self.phase = 3 if self.phase == 1 else 4  # no further zero holds: fix to lattice values
+                    self.banned[:] = False
+                    self.batch = max(1, int(self.prune * int(self.free.sum())))
+                if not self._zero_batch():
+                    self.phase = 2
+        return None

@@ -1,0 +1,178 @@
+"""The numeric searcher: lattice rounding, exact checks and repair, and runs over ZT, Z and Q."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from flipforge.schemes import Scheme, parse_target
+from flipforge.schemes.formats import read_schemes, write_schemes
+from flipforge.schemes.symmetry import scale_terms
+from flipforge.search.numeric import Attempt, Lattice, exact_factors, solve_factor
+from flipforge.verify import verify
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+STRASSEN = Scheme.strassen()
+T222 = np.asarray(parse_target("2x2x2").array, dtype=np.int64)
+
+
+def _ints(scheme: Scheme) -> list[np.ndarray]:
+    return [np.array(a, dtype=np.int64) for a in scheme.factors]  # copies: tests change them
+
+
+def test_the_lattice_rounds_and_clips() -> None:
+    half = Lattice(2, 1)
+    assert half.round(np.array([0.3, -0.74, 1.6, 0.1])).tolist() == [0.5, -0.5, 1.0, 0.0]
+    assert half.numerators(np.array([0.3, -0.74, 1.6])).tolist() == [1, -1, 2]
+    assert Lattice(1, 2).numerators(np.array([2.4, -7.0])).tolist() == [2, -2]
+
+
+def test_exact_factors_accepts_strassen_and_drops_empty_terms() -> None:
+    u, v, w = _ints(STRASSEN)
+    assert exact_factors(T222, u, v, w, 1) is not None
+    padded = [np.vstack([a, np.zeros((1, a.shape[1]), np.int64)]) for a in (u, v, w)]
+    padded[0][-1, 0] = 1  # a term whose v and w are zero adds nothing
+    got = exact_factors(T222, *padded, 1)
+    assert got is not None and got[0].shape[0] == 7
+    # over the denominator 2: numerators doubled describe the same scheme
+    assert exact_factors(T222, 2 * u, 2 * v, 2 * w, 2) is not None
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 6), st.integers(0, 2), st.integers(0, 3), st.sampled_from([-1, 1, 2]))
+def test_a_corrupted_scheme_is_rejected(term: int, slot: int, entry: int, delta: int) -> None:
+    factors = _ints(STRASSEN)
+    factors[slot][term, entry] += delta
+    assert exact_factors(T222, *factors, 1) is None
+
+
+@pytest.mark.parametrize("role", [0, 1, 2])
+def test_solve_factor_recovers_the_missing_factor_exactly(role: int) -> None:
+    factors = _ints(STRASSEN)
+    others = tuple(f for q, f in enumerate(factors) if q != role)
+    solved = solve_factor(T222, others, role, Lattice(1, 1))  # type: ignore[arg-type]
+    assert solved is not None
+    factors[role] = solved
+    assert exact_factors(T222, *factors, 1) is not None
+
+
+def test_solve_factor_says_none_when_no_factor_fits() -> None:
+    u, v, _ = _ints(STRASSEN)
+    u = u.copy()
+    u[0] = 0  # one term too few for the product: no w makes it exact
+    assert solve_factor(T222, (u, v), 2, Lattice(1, 1)) is None
+
+
+def test_solve_factor_finds_a_half_integral_factor_over_q() -> None:
+    u, v, w = _ints(STRASSEN)
+    # numerators (2u, 4v) over 2 are the real factors u and 2v: w must be halved, numerators w
+    solved = solve_factor(T222, (2 * u, 4 * v), 2, Lattice(2, 1))
+    assert solved is not None and np.array_equal(solved, w)
+    # over Z the same doubled v needs w / 2, which is not integral
+    assert solve_factor(T222, (u, 2 * v), 2, Lattice(1, 1)) is None
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([(1, 1), (2, 1), (1, 2)]))
+def test_whatever_an_attempt_returns_is_an_exact_scheme(seed: int, lattice: tuple[int, int]) -> None:
+    lat = Lattice(*lattice)
+    attempt = Attempt(T222, 7, lat, np.random.default_rng(seed), 100, 30, 0.1, 6)
+    found = None
+    while not attempt.done and found is None:
+        found = attempt.advance(200)
+    if found is None:
+        return
+    u, v, w = found
+    assert u.shape[0] <= 7
+    assert np.abs(u).max() <= lat.bound * lat.denominator
+    frac = [np.array([[Fraction(int(x), lat.denominator) for x in row] for row in a], dtype=object) for a in found]
+    assert verify(Scheme(parse_target("2x2x2"), *frac, "Q"), "Q").valid
+
+
+def test_an_attempt_state_continues_exactly() -> None:
+    a = Attempt(T222, 7, Lattice(1, 1), np.random.default_rng(5), 100, 30, 0.1, 6)
+    a.advance(150)
+    b = Attempt(T222, 7, Lattice(1, 1), np.random.default_rng(0), 100, 30, 0.1, 6)
+    b.set_state(a.state())
+    for _ in range(20):
+        ra, rb = a.advance(40), b.advance(40)
+        assert (ra is None) == (rb is None)
+        if ra is not None:
+            assert all(np.array_equal(x, y) for x, y in zip(ra, rb, strict=True))
+            break
+    assert np.array_equal(a.x, b.x) and a.phase == b.phase
+
+
+def _search(flipforge_cmd: list[str], run, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:  # noqa: ANN001
+    return subprocess.run(
+        [*flipforge_cmd, "search", *args, "--no-db", "--run-dir", str(run), "-q", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.mark.parametrize("domain", ["Z", "Q"])
+def test_a_numeric_run_over_z_or_q_reaches_strassens_rank(flipforge_cmd, tmp_path, domain) -> None:  # noqa: ANN001
+    run = tmp_path / "r"
+    out = _search(flipforge_cmd, run, "2x2x2", "-d", domain, "--searcher", "numeric", "-r", "7", "-w", "1", "-s", "1")
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert summary["best_rank"] == 7 and summary["reached_target"]
+    (best,) = read_schemes(run / "best-7.json")
+    assert str(best.domain) == domain and verify(best, domain).valid
+    assert json.loads((run / "config.json").read_text())["domain"] == domain
+
+
+def test_a_q_run_resumes_from_its_best_file(flipforge_cmd, tmp_path) -> None:  # noqa: ANN001
+    """A Q run below its start keeps its best in a file (the pools hold ternary schemes only); a
+    resume must trust it after an exact check and go on below it."""
+    run = tmp_path / "r"
+    first = _search(
+        flipforge_cmd, run, "2x2x2", "-d", "Q", "--searcher", "numeric", "-r", "6", "-t", "8", "-w", "1", "-s", "2"
+    )
+    assert first.returncode == 1, first.stderr  # time is up above the target
+    assert json.loads(first.stdout)["best_rank"] == 7
+    # a rank-7 scheme with quarters, as the searcher may find over Q, in place of the one it found
+    quarters = scale_terms(STRASSEN, [Fraction(2)] + [1] * 6, [Fraction(1, 4)] + [1] * 6).with_domain("Q")
+    assert verify(quarters, "Q").valid and not verify(quarters, "Z").valid
+    write_schemes([quarters], run / "best-7.json")
+    again = subprocess.run(
+        [*flipforge_cmd, "resume", str(run), "-t", "2", "-q", "--json"], capture_output=True, text=True, timeout=120
+    )
+    assert again.returncode == 1, again.stderr
+    assert json.loads(again.stdout)["best_rank"] == 7
+    # the same file corrupted: the resume refuses to trust it (one line, exit 2)
+    u = quarters.u.copy()
+    u[0, 0] = Fraction(1, 2)
+    bad = Scheme(quarters.tensor, u, quarters.v, quarters.w, quarters.domain)
+    write_schemes([bad], run / "best-7.json")
+    resume = [*flipforge_cmd, "resume", str(run), "-t", "2"]
+    refused = subprocess.run(resume, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and "best-7.json" in refused.stderr and "Traceback" not in refused.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["2x2x2", "-d", "F2", "--searcher", "numeric"], "numeric searcher runs over ZT, Z, Q"),
+        (["2x2x2", "-d", "Z"], "flip-graph search runs over F2, F3 or ZT, not Z"),
+        (["2x2x2", "-d", "F5", "--searcher", "numeric"], "not F5"),
+        (["2x2x2", "-d", "Q", "--searcher", "numeric", "--denominator", "0"], "--denominator"),
+        (["2x2x2", "-d", "Q", "--searcher", "numeric", "--lift", "Z"], "--lift"),
+    ],
+)
+def test_bad_numeric_input_is_one_line_and_exit_2(flipforge_cmd, tmp_path, args, message) -> None:  # noqa: ANN001
+    out = subprocess.run(
+        [*flipforge_cmd, "search", *args, "--no-db", "--run-dir", str(tmp_path / "r")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2, out.stderr
+    assert message in out.stderr and "Traceback" not in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
