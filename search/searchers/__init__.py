@@ -13,6 +13,7 @@ from flipforge.schemes import SchemeError
 from .base import Candidate, Progress, Report, Searcher, SearcherParams
 from .flip_pool import FlipPoolSearcher
 from .meta import MetaSearcher
+from .numeric import NumericSearcher
 from .symmetric import SymmetricSearcher
 
 __all__ = [
@@ -40,6 +41,7 @@ def register(cls: type[Searcher]) -> type[Searcher]:
 
 register(FlipPoolSearcher)
 register(MetaSearcher)
+register(NumericSearcher)
 register(SymmetricSearcher)
 
 
