@@ -20,7 +20,7 @@ import numpy as np
 
 __all__ = ["Lattice", "Attempt", "exact_factors", "solve_factor"]
 
-FIT_TOL = 1e-9  # squared residual of a real decomposition taken as exact
+FIT_TOL = 1e-6  # squared residual of a real fit taken as converged (exactness is checked in integers)
 QUANT_TOL = 0.02  # squared residual of the rounding (per entry of T) below which repair is tried
 
 
@@ -166,6 +166,11 @@ class Attempt:
     @property
     def done(self) -> bool:
         return self.phase == 2
+
+    @property
+    def fitted(self) -> bool:
+        """True once the attempt reached an exact real fit (it got past the first phase)."""
+        return self.phase != 0 and not (self.phase == 2 and self.batch == 0)
 
     def state(self) -> dict:
         """Plain data to continue exactly."""

@@ -11,6 +11,7 @@ from typing import Any
 from flipforge.schemes import SchemeError
 
 from .base import Candidate, Progress, Report, Searcher, SearcherParams
+from .evolution import EvolutionSearcher
 from .flip_pool import FlipPoolSearcher
 from .meta import MetaSearcher
 from .numeric import NumericSearcher
@@ -40,6 +41,7 @@ def register(cls: type[Searcher]) -> type[Searcher]:
 
 
 register(FlipPoolSearcher)
+register(EvolutionSearcher)
 register(MetaSearcher)
 register(NumericSearcher)
 register(SymmetricSearcher)

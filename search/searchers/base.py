@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 from flipforge.schemes import Domain, Scheme, SchemeError, Tensor
+from flipforge.schemes.coeffs import exact_array
 
 from ..packing import Packed, unpack
 
@@ -129,9 +130,8 @@ class Candidate:
             if self.denominator == 1:
                 arrays.append(a)
             else:
-                arrays.append(
-                    np.array([Fraction(int(x), self.denominator) for x in a.flat], dtype=object).reshape(a.shape)
-                )
+                fracs = np.array([Fraction(int(x), self.denominator) for x in a.flat], dtype=object)
+                arrays.append(exact_array(fracs.reshape(a.shape)))
         if any(a.shape[1] != n for a, n in zip(arrays, tensor.shape, strict=True)):
             raise SchemeError(f"a candidate's factors do not fit {tensor.label()}")
         return Scheme(tensor, arrays[0], arrays[1], arrays[2], Domain.parse(domain), dict(meta or {}))
