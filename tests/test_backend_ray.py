@@ -253,6 +253,21 @@ def test_cli_search_on_the_cluster_reaches_the_target(cluster: Cluster, tmp_path
     assert starts and starts[0]["backend"] == "ray" and starts[0]["workers"] == 2
 
 
+@pytest.mark.parametrize(
+    ("searcher", "target", "domain", "rank"), [("evolution", "3x3x3", "ZT", "23"), ("numeric", "2x2x2", "Q", "7")]
+)
+def test_the_issue_14_searchers_run_on_the_cluster(cluster: Cluster, tmp_path: Path, searcher, target, domain, rank):  # noqa: ANN001, ANN201
+    run_dir = tmp_path / "run"
+    out = _cli(
+        "search", target, "-d", domain, "-r", rank, "--searcher", searcher, "--backend", "ray",
+        "--address", cluster.address, "-w", "2", "--seed", "1", "--no-db", "--run-dir", str(run_dir), "--json",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["best_rank"] == int(rank)
+    (scheme,) = read_schemes(run_dir / f"best-{rank}.json")
+    assert verify(scheme, domain).valid
+
+
 def test_cli_without_an_address_runs_its_own_ray_and_ends_it(tmp_path: Path) -> None:
     ray_tmp = Path(tempfile.mkdtemp(prefix="ffrl-"))  # the private instance's files, to find its processes
     env = {**os.environ, **CLUSTER_ENV, "RAY_TMPDIR": str(ray_tmp)}
