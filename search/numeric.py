@@ -1,17 +1,21 @@
 """Real-valued decompositions driven to a lattice and rounded (the numeric searcher's engine).
 
-One *attempt* starts from random real factors U (r, I), V (r, J), W (r, K) and runs alternating
-least squares (ALS) on ‖Σ_t u_t⊗v_t⊗w_t − T‖² with a small ridge, until the residual is tiny
-(an exact real decomposition) or the attempt gives up. Then a growing penalty μ‖X − round(X)‖²
-pulls every factor towards the coefficient lattice (``Lattice``: {-1,0,1}, the integers up to a
-bound, or multiples of 1/d); each ALS update stays a closed-form (G + μI)⁻¹ solve. Whenever the
-rounded factors may hold, they are checked exactly in integers; an almost-valid rounding is
-*repaired*: two factors are kept and the third is solved for exactly over Q (a linear system),
-then put back on the lattice. Everything here is numpy; the caller proves what it reports again.
+One *attempt* starts from random real factors U (r, I), V (r, J), W (r, K) and fits
+Σ_t u_t⊗v_t⊗w_t = T by Levenberg–Marquardt (the normal equations JᵀJ, Jᵀf are built from the
+r×r Gram matrices of the factors, never from the dense Jacobian). While fitting and sparsifying,
+a small norm penalty RIDGE·‖x‖² keeps the factors bounded and the terms' scales balanced (no
+degenerate, nearly cancelling terms) until the residual is small. After an exact real fit the
+smallest entries (relative to their term's factor) are fixed to zero batch by batch, then the
+rest to the coefficient lattice (``Lattice``: {-1,0,1}, the integers up to a bound, or
+multiples of 1/d), each followed by a refit. Whenever the rounded factors may hold, they are
+checked exactly in integers; an almost-valid rounding is *repaired*: two factors are kept and
+the third is solved for exactly over Q (a linear system), then put back on the lattice.
+Everything here is numpy; the caller proves what it reports again.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from fractions import Fraction
 from math import lcm
@@ -22,6 +26,9 @@ __all__ = ["Lattice", "Attempt", "exact_factors", "solve_factor"]
 
 FIT_TOL = 1e-6  # squared residual of a real fit taken as converged (exactness is checked in integers)
 QUANT_TOL = 0.02  # squared residual of the rounding (per entry of T) below which repair is tried
+RIDGE = 1e-3  # weight of the penalty RIDGE·‖x‖² while fitting and sparsifying (keeps factors bounded)
+RIDGE_OFF = 1e-3  # squared residual below which the penalty is dropped, so the fit can become exact
+STALL_EVERY = 25  # the first fit gives up when a stretch of this many iterations gained under 10 %
 
 
 @dataclass(frozen=True)
@@ -113,21 +120,45 @@ def solve_factor(
     return out
 
 
-def _jacobian(factors: list[np.ndarray], free: np.ndarray) -> np.ndarray:
-    """d(Σ u⊗v⊗w)/d(free entries of u, v, w): (I*J*K, free count), entries in slot order."""
+def _gradient_and_gram(factors: list[np.ndarray], residual: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Jᵀf and JᵀJ of f = Σ u⊗v⊗w − T with respect to all entries of u, v, w (slot order), built
+    from the r×r Gram matrices of the factors instead of the (I·J·K)-row Jacobian."""
     u, v, w = factors
-    i, j, k = u.shape[1], v.shape[1], w.shape[1]
-    ju = np.einsum("ab,tj,tk->ajktb", np.eye(i), v, w).reshape(i * j * k, -1)
-    jv = np.einsum("ti,ab,tk->iaktb", u, np.eye(j), w).reshape(i * j * k, -1)
-    jw = np.einsum("ti,tj,ab->ijatb", u, v, np.eye(k)).reshape(i * j * k, -1)
-    return np.concatenate([ju, jv, jw], axis=1)[:, free]
+    r, i = u.shape
+    j, k = v.shape[1], w.shape[1]
+    gu, gv, gw = u @ u.T, v @ v.T, w @ w.T
+    kvw = (v[:, :, None] * w[:, None, :]).reshape(r, j * k)
+    kuw = (u[:, :, None] * w[:, None, :]).reshape(r, i * k)
+    kuv = (u[:, :, None] * v[:, None, :]).reshape(r, i * j)
+    grad = np.concatenate(
+        [
+            (kvw @ residual.reshape(i, -1).T).ravel(),
+            (kuw @ residual.transpose(1, 0, 2).reshape(j, -1).T).ravel(),
+            (kuv @ residual.transpose(2, 0, 1).reshape(k, -1).T).ravel(),
+        ]
+    )
+    a, b = r * i, r * (i + j)
+    n = b + r * k
+    h = np.empty((n, n))
+    h[:a, :a] = np.einsum("ts,ab->tasb", gv * gw, np.eye(i)).reshape(a, a)
+    h[a:b, a:b] = np.einsum("ts,ab->tasb", gu * gw, np.eye(j)).reshape(b - a, b - a)
+    h[b:, b:] = np.einsum("ts,ab->tasb", gu * gv, np.eye(k)).reshape(n - b, n - b)
+    h[:a, a:b] = np.einsum("ts,sa,tb->tasb", gw, u, v).reshape(a, b - a)
+    h[:a, b:] = np.einsum("ts,sa,tc->tasc", gv, u, w).reshape(a, n - b)
+    h[a:b, b:] = np.einsum("ts,sb,tc->tbsc", gu, v, w).reshape(b - a, n - b)
+    h[a:b, :a] = h[:a, a:b].T
+    h[b:, :a] = h[:a, b:].T
+    h[b:, a:b] = h[a:b, b:].T
+    return grad, h
 
 
 class Attempt:
     """One random start: fit by Levenberg–Marquardt, then sparsify and round.
 
-    After an exact real fit, the smallest free entries are set to zero a batch at a time (a
-    ``prune`` share of the free entries, at least one) and the rest refit; when a refit cannot
+    The first fit gives up after ``fit_iterations`` or as soon as it stalls. After an exact real
+    fit, the smallest free entries (relative to the largest entry of their term's factor) are
+    set to zero a batch at a time (a ``prune`` share of the free entries, at least one) and the
+    rest refit; when a refit cannot
     get the residual back under ``FIT_TOL`` the batch is undone and halved, and a batch of one
     that fails ends the attempt. Each term is rescaled so its u and v have largest entry 1, and
     after every successful refit the rounding to the lattice (and its repair) is checked exactly.
@@ -145,6 +176,7 @@ class Attempt:
         refit_iterations: int,
         prune: float,
         retries: int = 3,
+        penalty: float = RIDGE,
     ) -> None:
         self.tensor = tensor.astype(np.float64)
         self.exact_tensor = tensor.astype(np.int64)
@@ -154,7 +186,7 @@ class Attempt:
         self.free = np.ones(self.x.size, dtype=bool)
         self.banned = np.zeros(self.x.size, dtype=bool)  # single entries whose fix just failed
         self.fit_iterations, self.refit_iterations, self.prune = fit_iterations, refit_iterations, prune
-        self.retries = retries
+        self.retries, self.penalty = retries, penalty
         self.iterations = 0
         self.since = 0  # iterations of the current fit or refit
         self.damping = 1e-3
@@ -162,6 +194,8 @@ class Attempt:
         self.saved = self.x.copy()  # the point before the batch in progress
         self.phase = 0  # 0: fitting, 1: sparsifying, 3: fixing integers, 4: fixing fractions, 2: ended
         self.residual = self._cost(self.x)
+        self.mark = self.residual  # the residual at the last stall check of the first fit
+        self.reached = False  # an exact real fit was reached
 
     @property
     def done(self) -> bool:
@@ -170,11 +204,12 @@ class Attempt:
     @property
     def fitted(self) -> bool:
         """True once the attempt reached an exact real fit (it got past the first phase)."""
-        return self.phase != 0 and not (self.phase == 2 and self.batch == 0)
+        return self.reached
 
     def state(self) -> dict:
         """Plain data to continue exactly."""
-        numbers = [self.iterations, self.since, self.damping, self.batch, self.phase, self.residual]
+        numbers = [self.iterations, self.since, self.damping, self.batch, self.phase, self.residual, self.mark]
+        numbers.append(int(self.reached))
         masks = {"free": self.free.copy(), "banned": self.banned.copy()}
         return {"x": self.x.copy(), "saved": self.saved.copy(), **masks, "numbers": numbers}
 
@@ -183,8 +218,12 @@ class Attempt:
         self.free = np.array(state["free"], dtype=bool)
         self.banned = np.array(state["banned"], dtype=bool)
         self.saved = np.array(state["saved"], dtype=np.float64)
-        it, since, self.damping, batch, phase, self.residual = (float(v) for v in state["numbers"])
+        numbers = [float(v) for v in state["numbers"]]
+        if len(numbers) == 6:  # a state written before the stall check and the fit flag
+            numbers += [numbers[5], float(numbers[4] != 0)]
+        it, since, self.damping, batch, phase, self.residual, self.mark, reached = numbers
         self.iterations, self.since, self.batch, self.phase = int(it), int(since), int(batch), int(phase)
+        self.reached = bool(reached)
 
     def factors(self, x: np.ndarray | None = None) -> list[np.ndarray]:
         x = self.x if x is None else x
@@ -200,11 +239,18 @@ class Attempt:
 
     def _lm(self) -> None:
         """One Levenberg–Marquardt iteration on the free entries."""
-        f = (reconstruct(*self.factors()) - self.tensor).ravel()
-        jac = _jacobian(self.factors(), self.free)
-        jtj, grad = jac.T @ jac, jac.T @ f
+        factors = self.factors()
+        grad, jtj = _gradient_and_gram(factors, reconstruct(*factors) - self.tensor)
+        grad, jtj = grad[self.free], jtj[np.ix_(self.free, self.free)]
+        ridge = self._ridge()
+        if ridge:
+            grad = grad + ridge * self.x[self.free]
+            jtj[np.diag_indices_from(jtj)] += ridge
+        current = self.residual + ridge * float(self.x @ self.x)
+        diag = jtj.diagonal().copy()
         for _ in range(8):
-            a = jtj + self.damping * (np.diag(np.diag(jtj)) + 1e-9 * np.eye(len(jtj)))
+            a = jtj.copy()
+            a[np.diag_indices_from(a)] += self.damping * (diag + 1e-9)
             try:
                 step = np.linalg.solve(a, -grad)
             except np.linalg.LinAlgError:
@@ -213,12 +259,18 @@ class Attempt:
             trial = self.x.copy()
             trial[self.free] += step
             cost = self._cost(trial)
-            if cost < self.residual:
+            if cost + ridge * float(trial @ trial) < current:
                 self.x, self.residual = trial, cost
                 self.damping = max(self.damping / 3, 1e-12)
                 return
             self.damping *= 4
         self.damping = min(self.damping, 1e8)
+
+    def _ridge(self) -> float:
+        """The norm penalty's weight: on while fitting and sparsifying and the residual is not yet
+        small. It keeps the factors bounded (no nearly cancelling terms with huge entries) and the
+        terms' scales balanced; fixing to the lattice (phases 3, 4) refits without it."""
+        return self.penalty if self.phase <= 1 and self.residual > RIDGE_OFF else 0.0
 
     def _normalise(self) -> None:
         """Scale each term so that u and v have largest entry 1 (w takes the product)."""
@@ -237,6 +289,10 @@ class Attempt:
             return False
         self.saved = self.x.copy()
         vals = self.x[idx]
+        scale = np.ones_like(vals)
+        if self.phase == 1:  # relative to the largest entry of the entry's factor of its term
+            peaks = np.concatenate([np.repeat(np.abs(f).max(axis=1), f.shape[1]) for f in self.factors()])
+            scale = np.maximum(peaks[idx], 1e-12)
         if self.phase >= 3:  # integers first (phase 3), then the lattice's fractions (phase 4)
             d = 1 if self.phase == 3 else self.lattice.denominator
             goal = np.rint(vals * d) / d
@@ -244,7 +300,7 @@ class Attempt:
             goal = np.clip(goal, -self.lattice.bound, self.lattice.bound)
         else:
             goal = np.zeros_like(vals)
-        order = np.argsort(np.abs(vals - goal))[: self.batch]
+        order = np.argsort(np.abs(vals - goal) / scale)[: self.batch]
         self.x[idx[order]] = goal[order]
         self.free[idx[order]] = False
         self.residual = self._cost(self.x)
@@ -303,10 +359,10 @@ class Attempt:
                 self.phase = 2
                 return None
             if self.residual < FIT_TOL:
-                if self.phase == 0:
+                if self.phase <= 1:  # each term rescaled after every exact (re)fit while sparsifying
                     self._normalise()
                     self.residual = self._cost(self.x)
-                    self.phase = 1
+                    self.phase, self.reached = 1, True
                 found = self._rounded()
                 if found is not None:
                     self.phase = 2
@@ -314,6 +370,10 @@ class Attempt:
                 self._next_batch()
             elif self.phase == 0 and self.since >= self.fit_iterations:
                 self.phase = 2
+            elif self.phase == 0 and self.since % STALL_EVERY == 0:
+                if self.residual > 0.9 * self.mark:
+                    self.phase = 2  # stuck in a local minimum: a fresh start is cheaper
+                self.mark = self.residual
             elif self.phase != 0 and self.since >= self.refit_iterations:
                 self._undo_batch()
                 if self.batch > 1:
@@ -329,3 +389,22 @@ class Attempt:
                 if not self._zero_batch():
                     self.phase = 2
         return None
+
+
+def fit(
+    tensor: np.ndarray, rank: int, rng: np.random.Generator, iterations: int, deadline: float | None = None
+) -> tuple[list[np.ndarray], float]:
+    """A plain real fit of ``tensor`` with ``rank`` terms from one random start (no penalty, no
+    sparsifying): the factors at the lowest squared residual seen in ``iterations`` LM iterations
+    or until ``deadline`` (``time.perf_counter``), and that residual."""
+    attempt = Attempt(tensor, rank, Lattice(1, 1), rng, iterations, 0, 0.0, penalty=0.0)
+    best_x, best = attempt.x.copy(), attempt.residual
+    for _ in range(iterations):
+        attempt._lm()
+        if not np.isfinite(attempt.residual):
+            break
+        if attempt.residual < best:
+            best_x, best = attempt.x.copy(), attempt.residual
+        if best < 1e-24 or (deadline is not None and time.perf_counter() > deadline):
+            break
+    return [f.copy() for f in attempt.factors(best_x)], best

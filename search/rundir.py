@@ -268,8 +268,11 @@ class RunConfig:
         config = cls(**body)
         try:
             make_params(config.searcher, config.searcher_params())
+            runs_over = get_searcher(config.searcher).domains
         except FlipforgeError as exc:
             raise RunError(f"{where}: params: {exc}") from None
+        why = f"domain {domain!r}: the {config.searcher} searcher runs over {', '.join(runs_over)}"
+        _expect(domain in runs_over, where, why)
         return config
 
 

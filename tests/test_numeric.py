@@ -176,3 +176,44 @@ def test_bad_numeric_input_is_one_line_and_exit_2(flipforge_cmd, tmp_path, args,
     assert out.returncode == 2, out.stderr
     assert message in out.stderr and "Traceback" not in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("shape", [(4, 4, 4), (4, 6, 6), (2, 3, 5)])
+def test_the_normal_equations_match_the_dense_jacobian(shape: tuple[int, int, int]) -> None:
+    from flipforge.search.numeric import _gradient_and_gram
+
+    rng = np.random.default_rng(3)
+    i, j, k = shape
+    u, v, w = rng.normal(size=(5, i)), rng.normal(size=(5, j)), rng.normal(size=(5, k))
+    residual = rng.normal(size=shape)
+    ju = np.einsum("ab,tj,tk->ajktb", np.eye(i), v, w).reshape(i * j * k, -1)
+    jv = np.einsum("ti,ab,tk->iaktb", u, np.eye(j), w).reshape(i * j * k, -1)
+    jw = np.einsum("ti,tj,ab->ijatb", u, v, np.eye(k)).reshape(i * j * k, -1)
+    jac = np.concatenate([ju, jv, jw], axis=1)
+    grad, gram = _gradient_and_gram([u, v, w], residual)
+    assert np.allclose(grad, jac.T @ residual.ravel()) and np.allclose(gram, jac.T @ jac)
+
+
+def test_an_attempt_gives_up_on_a_stalled_first_fit() -> None:
+    # rank 5 cannot fit 2x2x2 (rank 7): the first fit stalls well before its 10_000 iterations
+    a = Attempt(T222, 5, Lattice(1, 1), np.random.default_rng(0), 10_000, 30, 0.1, 6)
+    while not a.done:
+        assert a.advance(50) is None
+    assert a.iterations < 1_000 and not a.fitted
+
+
+def test_an_attempt_state_continues_exactly_while_sparsifying() -> None:
+    t223 = np.asarray(parse_target("2x2x3").array, dtype=np.int64)
+    a = Attempt(t223, 11, Lattice(1, 1), np.random.default_rng(2), 100, 15, 0.1, 6)
+    while a.phase in (0, 2) or a.since < 3:  # in the middle of a refit after the first fit
+        assert not a.done
+        a.advance(1)
+    b = Attempt(t223, 11, Lattice(1, 1), np.random.default_rng(0), 100, 15, 0.1, 6)
+    b.set_state(a.state())
+    while not a.done:
+        ra, rb = a.advance(7), b.advance(7)
+        assert (ra is None) == (rb is None) and a.iterations == b.iterations
+        if ra is not None:
+            assert all(np.array_equal(x, y) for x, y in zip(ra, rb, strict=True))
+            break
+        assert np.array_equal(a.x, b.x) and a.phase == b.phase and a.fitted == b.fitted

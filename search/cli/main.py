@@ -10,6 +10,7 @@ import click
 from flipforge.schemes import FORMATS
 
 from ._common import OneLineGroup, broken_pipe_exit, quiet_stdout
+from .approximate_cmd import approximate_command
 from .bench_cmd import bench_group
 from .campaign_cmd import campaign_command
 from .code_cmd import export_command, reduce_command
@@ -57,6 +58,7 @@ cli.add_command(db_group)
 cli.add_command(reduce_command)
 cli.add_command(export_command)
 cli.add_command(lift_command)
+cli.add_command(approximate_command)
 cli.add_command(equiv_command)
 cli.add_command(select_command)
 cli.add_command(meta_group)

@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 
 import click
-from flipforge.schemes import Domain, coefficient_class
+from flipforge.schemes import Domain, FlipforgeError, coefficient_class
+from flipforge.schemes.approximate import is_approximate_file, read_approximation
 from flipforge.verify import valid_over, verify
 
 from ._common import (
@@ -34,6 +35,27 @@ def _format_of(scheme) -> str:
     return scheme.tensor.label()
 
 
+def _approximate(path: str) -> dict:
+    """The verdict on an approximate (domain R) file: its error, recomputed; never valid."""
+    try:
+        approx = read_approximation(path)
+    except FlipforgeError as exc:
+        return {"path": path, "rank": None, "valid": False, "reason": str(exc)}
+    residual, largest = approx.errors()
+    return {
+        "path": path,
+        "index": 0,
+        "format": approx.tensor.label(),
+        "rank": approx.rank,
+        "domain": "R",
+        "valid": False,
+        "approximate": True,
+        "residual": residual,
+        "largest_error": largest,
+        "reason": f"APPROXIMATE (residual {residual:.3g}, largest entry error {largest:.3g}): not an exact scheme",
+    }
+
+
 @click.command("verify", cls=OneLineCommand)
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option("--domain", "-d", default="auto", show_default=True, help=DOMAIN_HELP)
@@ -58,7 +80,9 @@ def verify_command(paths: tuple[str, ...], domain: str, fmt: str | None, as_json
     integers, Q for fractions. A finite field is never assumed: a scheme that fails there but
     holds mod 2 or mod 3 is reported as "INVALID over Z (holds over F2 only)" (exit status 1),
     and --domain F2 checks it over F2. The JSON output also lists every domain among F2, F3, Z
-    and Q in which the scheme holds (valid_over).
+    and Q in which the scheme holds (valid_over). An approximate file ("domain": "R", written by
+    flipforge approximate) is reported with its recomputed error as APPROXIMATE, never as valid
+    (exit status 1).
 
     \b
     Exit status: 0 every scheme is valid, 1 some scheme is invalid,
@@ -76,6 +100,18 @@ def verify_command(paths: tuple[str, ...], domain: str, fmt: str | None, as_json
     with WorkProgress("verifying", total=None, enabled=folders) as prog:
         for src in iter_sources(paths, fmt):
             prog.advance()
+            if src.scheme is None and is_approximate_file(src.path):
+                row = _approximate(src.path)
+                count += 1 if row["rank"] is not None else 0
+                code = max(code, EXIT_FAIL if row["rank"] is not None else EXIT_BAD_INPUT)
+                note_exit(code)
+                if as_json:
+                    results.append(row)
+                elif row["rank"] is None:
+                    prog.echo(f"flipforge: cannot read {row['reason']}")
+                else:
+                    prog.out(f"{src.label}  {row['format']}  rank {row['rank']}  R  {row['reason']}")
+                continue
             if src.scheme is None:
                 prog.echo(f"flipforge: cannot read {src.error}")
                 code, unreadable = EXIT_BAD_INPUT, unreadable + 1

@@ -28,9 +28,14 @@ class NumericParams(SearcherParams):
     """How each attempt fits, sparsifies and rounds."""
 
     attempt_rank: int = option(0, "Rank of the first attempts (0: one below the lowest rank held).", 0, 10_000)
-    fit_iterations: int = option(100, "Levenberg-Marquardt iterations for the first real fit of an attempt.", 1, 10**7)
+    fit_iterations: int = option(
+        100,
+        "Levenberg-Marquardt iterations for the first real fit of an attempt (it ends early if it stalls).",
+        1,
+        10**7,
+    )
     refit_iterations: int = option(
-        30, "Iterations for a refit after entries are fixed; a refit that does not hold undoes them.", 1, 10**7
+        15, "Iterations for a refit after entries are fixed; a refit that does not hold undoes them.", 1, 10**7
     )
     prune: float = option(0.1, "Share of the free entries fixed at once (halved when a refit fails).", 0, 1)
     retries: int = option(6, "Single entries tried (and undone) before the attempt moves on or ends.", 1, 10_000)
