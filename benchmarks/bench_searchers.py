@@ -20,17 +20,21 @@ import json
 import statistics
 import sys
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flipforge.search.searchers import Searcher
 
 DEFAULT_TARGETS = ["2x2x2:7:ZT", "3x3x3:23:ZT", "3x3x4:29:ZT", "4x4x4:49:F2"]
 
 
-def one_run(name: str, label: str, rank: int, domain: str, seed: int, seconds: float) -> dict | None:
-    """One seeded run to ``rank``; None when the searcher cannot search this target."""
+def start_searcher(name: str, label: str, domain: str, seed: int) -> Searcher | None:
+    """The named searcher with its default options, from the naive scheme of ``label``, kernels
+    loaded; None when it cannot search this target (its domain or format)."""
     from flipforge.schemes import FlipforgeError, Scheme
     from flipforge.search.packing import pack, pool_domain
     from flipforge.search.run import load_target
     from flipforge.search.searchers import Candidate, get_searcher, make_params
-    from flipforge.verify import verify
 
     cls = get_searcher(name)
     tensor = load_target(label)
@@ -45,6 +49,18 @@ def one_run(name: str, label: str, rank: int, domain: str, seed: int, seconds: f
     start = {naive.rank: [Candidate(tensor.label(with_shape=False), packed=naive)]}
     searcher = cls(tensor, domain, params, seed, start)
     searcher.warm_up()
+    return searcher
+
+
+def one_run(name: str, label: str, rank: int, domain: str, seed: int, seconds: float) -> dict | None:
+    """One seeded run to ``rank``; None when the searcher cannot search this target."""
+    from flipforge.search.run import load_target
+    from flipforge.verify import verify
+
+    searcher = start_searcher(name, label, domain, seed)
+    if searcher is None:
+        return None
+    tensor = load_target(label)
     best, reached = searcher.best_rank(), None
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < seconds and best > rank:
