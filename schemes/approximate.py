@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import FormatError
+from .formats._safe import check_input_file
 from .targets import parse_target
 from .tensor import Tensor
 
@@ -68,14 +69,18 @@ def is_approximate_file(path: str | Path) -> bool:
     p = Path(path)
     if p.suffix.lower() != ".json" or not p.is_file():
         return False
-    with open(p, "rb") as fh:
-        head = fh.read(1 << 20)
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(1 << 20)
+    except OSError:  # the ordinary reader reports what is wrong with it
+        return False
     return b'"domain": "R"' in head or b'"domain":"R"' in head
 
 
 def read_approximation(path: str | Path) -> Approximation:
     """Read an R-domain JSON file; FormatError says what is wrong with it."""
     p = Path(path)
+    check_input_file(p)
     try:
         body = json.loads(p.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
