@@ -24,10 +24,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+import networkx as nx
+
 from .errors import SchemeError
 from .scheme import Scheme
 
-__all__ = ["LinearProgram", "ReducedScheme", "reduce_additions", "METHODS", "family_forms"]
+__all__ = ["LinearProgram", "ReducedScheme", "reduce_additions", "METHODS", "family_forms", "program_dag", "dag_shape"]
 
 METHODS = ("greedy", "random")
 Coef = int | Fraction
@@ -191,3 +193,49 @@ def _integer_program(prog: LinearProgram) -> bool:
     """Every ratio of a fresh variable and every coefficient of an output is an integer."""
     coefs = [r for _, _, r in prog.temps] + [c for f in prog.outputs for c in f.values()]
     return all(Fraction(c).denominator == 1 for c in coefs)
+
+
+def program_dag(reduced: ReducedScheme) -> nx.DiGraph:
+    """The whole algorithm as a DAG: entries of A and B, the temps and forms of the u and v
+    programs, the products, the temps of the w program and the entries of C. Each node's
+    ``cost`` is the levels it adds to a path: 1 for a temp or a product, ⌈log2 k⌉ for a form
+    summing k variables (a balanced tree of additions), 0 for an input or a copied variable."""
+    dag = nx.DiGraph()
+
+    def family(prog: LinearProgram, tag: str, inputs: list[tuple]) -> list[tuple]:
+        names = list(inputs)
+        for k, (i, j, _) in enumerate(prog.temps):
+            node = (tag, "temp", k)
+            dag.add_node(node, cost=1)
+            dag.add_edges_from([(names[i], node), (names[j], node)])
+            names.append(node)
+        outs = []
+        for f, form in enumerate(prog.outputs):
+            node = (tag, "form", f)
+            dag.add_node(node, cost=math.ceil(math.log2(len(form))) if len(form) > 1 else 0)
+            dag.add_edges_from((names[v], node) for v in form)
+            outs.append(node)
+        return outs
+
+    a_in = [("a", i) for i in range(len(reduced.u.inputs))]
+    b_in = [("b", i) for i in range(len(reduced.v.inputs))]
+    dag.add_nodes_from(a_in + b_in, cost=0)
+    us, vs = family(reduced.u, "u", a_in), family(reduced.v, "v", b_in)
+    products = [("m", r) for r in range(len(us))]
+    for m, u, v in zip(products, us, vs, strict=True):
+        dag.add_node(m, cost=1)
+        dag.add_edges_from([(u, m), (v, m)])
+    family(reduced.w, "w", products)
+    return dag
+
+
+def dag_shape(reduced: ReducedScheme) -> tuple[int, int]:
+    """(depth, width): the most levels on any path from an input to an output (the critical
+    path, in additions and one multiplication) and the most operations on one level."""
+    dag = program_dag(reduced)
+    level: dict[tuple, int] = {}
+    for node in nx.topological_sort(dag):
+        before = max((level[p] for p in dag.predecessors(node)), default=0)
+        level[node] = before + dag.nodes[node]["cost"]
+    width: Counter = Counter(level[n] for n in dag if dag.nodes[n]["cost"] > 0)
+    return max(level.values(), default=0), max(width.values(), default=0)

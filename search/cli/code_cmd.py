@@ -141,6 +141,9 @@ def reduce_command(
         "out": out,
     }
     if as_json:
+        from flipforge.schemes.additions import dag_shape
+
+        summary["depth"], summary["width"] = dag_shape(r)
         click.echo(json.dumps(summary))
         return
     click.echo(

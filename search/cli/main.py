@@ -17,6 +17,7 @@ from .code_cmd import export_command, reduce_command
 from .convert_cmd import convert_command
 from .db_cmd import db_group
 from .equiv_cmd import equiv_command
+from .graph_cmd import graph_command
 from .info_cmd import info_command
 from .lift_cmd import lift_command
 from .meta_cmd import meta_group
@@ -60,6 +61,7 @@ cli.add_command(export_command)
 cli.add_command(lift_command)
 cli.add_command(approximate_command)
 cli.add_command(equiv_command)
+cli.add_command(graph_command)
 cli.add_command(select_command)
 cli.add_command(meta_group)
 cli.add_command(campaign_command)

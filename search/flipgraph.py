@@ -1,0 +1,499 @@
+"""The flip graph around a scheme over F2, as a networkx graph (DESIGN.md §2).
+
+A scheme is a multiset of terms u⊗v⊗w; over F2 each factor is a bit mask (entry i·m+j of A is
+bit i·m+j, as in ``Scheme``), a term is the int ``u | v << a | w << (a + b)`` and a scheme the
+sorted tuple of its terms. Moves:
+
+- flip: two terms sharing a factor x, x⊗y⊗z + x⊗y'⊗z' = x⊗(y+y')⊗z + x⊗y'⊗(z+z'); both ways
+  round (which term keeps its other factor), never creating a zero factor;
+- reduction (rank − 1): two terms sharing two factors merge into one (or both vanish);
+- split (rank + 1): the inverse of a reduction, x⊗y⊗z = x⊗y⊗z' + x⊗y⊗(z+z');
+- plus transition (rank + 1): a⊗b⊗c + a'⊗b'⊗c' = (a+a')⊗b⊗c + a'⊗(b+b')⊗c + a'⊗b'⊗(c+c').
+
+Up to symmetry, a scheme is replaced by the least of its images under the symmetry group of the
+target: term order, the isotropies (X, Y, Z) ∈ GL(n)×GL(m)×GL(p) over F2 and, for <n,n,n>, the
+cyclic and transpose symmetries. Every element of the group is turned into one lookup table per
+factor, so a canonical form is a few numpy gathers and one lexicographic minimum.
+
+The explorer walks breadth-first from a scheme over the orbits (or the schemes themselves with
+``up_to="none"``); each visited node keeps the very scheme the walk reached, so a path in the
+graph is a sequence of moves that can be replayed and verified one by one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+
+import networkx as nx
+import numpy as np
+from flipforge.schemes import Scheme, SchemeError, Tensor
+
+__all__ = [
+    "MOVES",
+    "Layout",
+    "layout_of",
+    "to_terms",
+    "to_scheme",
+    "flips",
+    "reductions",
+    "plus_transitions",
+    "Symmetry",
+    "symmetry_group",
+    "explore",
+    "flip_graph",
+    "move_graph",
+    "splits",
+    "summary",
+    "shortest_path",
+]
+
+MOVES = ("flip", "reduce", "split", "plus")
+MAX_GROUP = 50_000  # group elements a canonical form may try (GL(3,F2)^3 alone has 4.7 M)
+
+Terms = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Bit widths of the three factors of a target's terms."""
+
+    widths: tuple[int, int, int]
+
+    @property
+    def shifts(self) -> tuple[int, int, int]:
+        a, b, _ = self.widths
+        return (0, a, a + b)
+
+    def split(self, term: int) -> tuple[int, int, int]:
+        return tuple((term >> s) & ((1 << w) - 1) for s, w in zip(self.shifts, self.widths, strict=True))  # type: ignore[return-value]
+
+    def join(self, u: int, v: int, w: int) -> int:
+        s = self.shifts
+        return u | v << s[1] | w << s[2]
+
+
+def layout_of(tensor: Tensor) -> Layout:
+    return Layout(tuple(int(x) for x in tensor.shape))  # type: ignore[arg-type]
+
+
+def to_terms(scheme: Scheme) -> Terms:
+    """The scheme over F2 as a sorted tuple of term ints (entries taken mod 2; zero terms and
+    pairs of equal terms cancel)."""
+    lay = layout_of(scheme.tensor)
+    count: dict[int, int] = {}
+    for row in zip(scheme.u, scheme.v, scheme.w, strict=True):
+        masks = [sum(1 << i for i, x in enumerate(f) if int(x) % 2) for f in row]
+        if all(masks):
+            t = lay.join(*masks)
+            count[t] = count.get(t, 0) ^ 1
+    return tuple(sorted(t for t, odd in count.items() if odd))
+
+
+def to_scheme(terms: Terms, tensor: Tensor) -> Scheme:
+    """The F2 Scheme of a tuple of term ints."""
+    lay = layout_of(tensor)
+    arrays = [np.zeros((len(terms), w), dtype=np.int64) for w in lay.widths]
+    for r, t in enumerate(terms):
+        for arr, f in zip(arrays, lay.split(t), strict=True):
+            arr[r] = [(f >> i) & 1 for i in range(arr.shape[1])]
+    return Scheme(tensor, *arrays, "F2")
+
+
+# --- moves ---------------------------------------------------------------------------------------
+
+
+def _replace(terms: Terms, drop: tuple[int, ...], add: list[int]) -> Terms:
+    rest = list(terms)
+    for i in sorted(drop, reverse=True):
+        del rest[i]
+    counts: dict[int, int] = {}
+    for t in rest + add:
+        counts[t] = counts.get(t, 0) ^ 1
+    return tuple(sorted(t for t, odd in counts.items() if odd))
+
+
+def flips(terms: Terms, lay: Layout) -> Iterator[tuple[str, Terms]]:
+    """Every flip of the scheme: (a description, the scheme after it). Same rank, no zero factor."""
+    parts = [lay.split(t) for t in terms]
+    for i, j in itertools.combinations(range(len(terms)), 2):
+        for s in range(3):
+            if parts[i][s] != parts[j][s]:
+                continue
+            y, z = (s + 1) % 3, (s + 2) % 3
+            for keep, give in ((i, j), (j, i)):
+                a, b = list(parts[keep]), list(parts[give])
+                a[y] ^= b[y]  # keep: x⊗(y+y')⊗z ; give: x⊗y'⊗(z'+z)
+                b[z] ^= parts[keep][z]
+                if a[y] and b[z]:
+                    yield (
+                        f"flip terms {keep + 1},{give + 1} on factor {'uvw'[s]}",
+                        _replace(terms, (i, j), [lay.join(*a), lay.join(*b)]),
+                    )
+
+
+def reductions(terms: Terms, lay: Layout) -> Iterator[tuple[str, Terms]]:
+    """Every merge of two terms sharing two factors (rank − 1, or − 2 when they cancel)."""
+    parts = [lay.split(t) for t in terms]
+    for i, j in itertools.combinations(range(len(terms)), 2):
+        same = [s for s in range(3) if parts[i][s] == parts[j][s]]
+        if len(same) == 2:
+            (odd,) = set(range(3)) - set(same)
+            merged = list(parts[i])
+            merged[odd] ^= parts[j][odd]
+            add = [lay.join(*merged)] if merged[odd] else []
+            yield f"reduce terms {i + 1},{j + 1}", _replace(terms, (i, j), add)
+
+
+def splits(terms: Terms, lay: Layout) -> Iterator[tuple[str, Terms]]:
+    """Every inverse reduction (rank + 1): a term x⊗y⊗z written as x⊗y⊗z' + x⊗y⊗(z+z'), for
+    each factor in the role of z and each z' other than 0 and z."""
+    parts = [lay.split(t) for t in terms]
+    for i, part in enumerate(parts):
+        for s in range(3):
+            for other in range(1, 1 << lay.widths[s]):
+                if other == part[s] or other < (part[s] ^ other):  # each unordered pair {z', z+z'} once
+                    continue
+                a, b = list(part), list(part)
+                a[s], b[s] = other, part[s] ^ other
+                yield f"split term {i + 1} on factor {'uvw'[s]}", _replace(terms, (i,), [lay.join(*a), lay.join(*b)])
+
+
+def plus_transitions(terms: Terms, lay: Layout) -> Iterator[tuple[str, Terms]]:
+    """Every plus transition (rank + 1) of two terms with no factor in common, each rotation."""
+    parts = [lay.split(t) for t in terms]
+    for i, j in itertools.permutations(range(len(terms)), 2):
+        if any(parts[i][s] == parts[j][s] for s in range(3)):
+            continue
+        for rot in range(3):
+            p, q = [parts[i][(s + rot) % 3] for s in range(3)], [parts[j][(s + rot) % 3] for s in range(3)]
+            new = [(p[0] ^ q[0], p[1], p[2]), (q[0], p[1] ^ q[1], p[2]), (q[0], q[1], p[2] ^ q[2])]
+            back = [[t[(s - rot) % 3] for s in range(3)] for t in new]
+            if all(all(t) for t in back):
+                yield (
+                    f"plus terms {i + 1},{j + 1} ({'uvw'[rot]} first)",
+                    _replace(terms, (i, j), [lay.join(*t) for t in back]),
+                )
+
+
+_MOVERS = {"flip": flips, "reduce": reductions, "split": splits, "plus": plus_transitions}
+
+
+# --- symmetry ------------------------------------------------------------------------------------
+
+
+def _gl2(n: int) -> list[np.ndarray]:
+    """GL(n, F2), all of it."""
+    out = []
+    for bits in range(1 << (n * n)):
+        mat = np.array([(bits >> k) & 1 for k in range(n * n)], dtype=np.int64).reshape(n, n)
+        if _rank2(mat) == n:
+            out.append(mat)
+    return out
+
+
+def _rank2(mat: np.ndarray) -> int:
+    a = mat.copy() % 2
+    rank = 0
+    for col in range(a.shape[1]):
+        rows = [r for r in range(rank, a.shape[0]) if a[r, col]]
+        if not rows:
+            continue
+        a[[rank, rows[0]]] = a[[rows[0], rank]]
+        for r in range(a.shape[0]):
+            if r != rank and a[r, col]:
+                a[r] ^= a[rank]
+        rank += 1
+    return rank
+
+
+def _inverse2(mat: np.ndarray, group: list[np.ndarray]) -> np.ndarray:
+    n = mat.shape[0]
+    return next(g for g in group if np.array_equal(mat @ g % 2, np.eye(n, dtype=np.int64)))
+
+
+def _all_matrices(rows: int, cols: int) -> np.ndarray:
+    """Every rows×cols 0/1 matrix, indexed by its bit mask (entry i·cols+j is bit i·cols+j)."""
+    k = rows * cols
+    bits = (np.arange(1 << k)[:, None] >> np.arange(k)[None, :]) & 1
+    return bits.reshape(-1, rows, cols)
+
+
+def _masks(mats: np.ndarray) -> np.ndarray:
+    flat = mats.reshape(mats.shape[0], -1) % 2
+    return flat @ (1 << np.arange(flat.shape[1]))
+
+
+@dataclass(frozen=True)
+class Symmetry:
+    """The symmetry group as lookup tables: new slot s of element g is ``tables[s][g][old slot
+    sources[g][s]]``."""
+
+    tables: tuple[np.ndarray, np.ndarray, np.ndarray]
+    sources: np.ndarray  # (G, 3)
+    layout: Layout
+
+    @property
+    def size(self) -> int:
+        return int(self.sources.shape[0])
+
+    def canonical(self, terms: Terms) -> Terms:
+        """The least image of the scheme under the group (images as sorted tuples of terms)."""
+        if not terms:
+            return terms
+        lay = self.layout
+        parts = np.array([lay.split(t) for t in terms], dtype=np.int64).T  # (3, r)
+        images = np.zeros((self.size, len(terms)), dtype=np.int64)
+        for s in range(3):
+            src = parts[self.sources[:, s]]  # (G, r): the old slot each element reads
+            images |= np.take_along_axis(self.tables[s], src, axis=1) << lay.shifts[s]
+        images.sort(axis=1)
+        best = np.lexsort(images.T[::-1])[0]
+        return tuple(int(x) for x in images[best])
+
+    def image(self, terms: Terms, g: int) -> Terms:
+        parts = [self.layout.split(t) for t in terms]
+        out = []
+        for p in parts:
+            new = [int(self.tables[s][g][p[self.sources[g][s]]]) for s in range(3)]
+            out.append(self.layout.join(*new))
+        return tuple(sorted(out))
+
+
+def symmetry_group(tensor: Tensor, up_to: str = "isotropy") -> Symmetry:
+    """The group used for orbits: ``isotropy`` (isotropies, and for <n,n,n> the cyclic and
+    transpose symmetries) or ``none`` (the identity: term order only). SchemeError when the
+    target is not matrix multiplication or the group is too large to try every element."""
+    lay = layout_of(tensor)
+    if up_to == "none":
+        ident = tuple(np.arange(1 << w)[None, :] for w in lay.widths)
+        return Symmetry(ident, np.array([[0, 1, 2]]), lay)  # type: ignore[arg-type]
+    if up_to != "isotropy":
+        raise SchemeError(f"up to {up_to!r}: use isotropy or none")
+    if tensor.fmt is None:
+        raise SchemeError(f"{tensor.label()}: symmetries are known for matrix multiplication only; use --up-to none")
+    return _matmul_group(tuple(tensor.fmt))  # type: ignore[arg-type]
+
+
+@lru_cache(maxsize=8)
+def _matmul_group(fmt: tuple[int, int, int]) -> Symmetry:
+    n, m, p = fmt
+    gls = {k: _gl2(k) for k in {n, m, p}}
+    square = n == m == p
+    outers = 6 if square else 1
+    size = len(gls[n]) * len(gls[m]) * len(gls[p]) * outers
+    if size > MAX_GROUP:
+        raise SchemeError(
+            f"<{n},{m},{p}>: its symmetry group over F2 has {size} elements, too many to try each "
+            f"(at most {MAX_GROUP}); use --up-to none"
+        )
+    mats_u, mats_v, mats_c = _all_matrices(n, m), _all_matrices(m, p), _all_matrices(p, n)
+    inv = {k: {id(g): _inverse2(g, gls[k]) for g in gls[k]} for k in gls}
+    # outer maps for <n,n,n>: (source slot, value map) per new slot; rotation (u,v,w) -> (v,w,u),
+    # transpose (u,v,w) -> (vᵀ,uᵀ,wᵀ)
+    ident = np.arange(1 << (n * m))
+    outer_maps = [((0, 1, 2), (ident, ident, ident))]
+    if square:
+        tr = _masks(np.transpose(_all_matrices(n, n), (0, 2, 1)))
+        outer_maps = []
+        for rot in range(3):
+            src = tuple((s + rot) % 3 for s in range(3))
+            outer_maps.append((src, (ident, ident, ident)))
+            tsrc = (src[1], src[0], src[2])
+            outer_maps.append((tsrc, (tr, tr, tr)))
+    tables: list[list[np.ndarray]] = [[], [], []]
+    sources = []
+    for x, y, z in itertools.product(gls[n], gls[m], gls[p]):
+        xi, yi, zi = inv[n][id(x)], inv[m][id(y)], inv[p][id(z)]
+        iso_u = _masks(x.T @ mats_u @ yi.T)
+        iso_v = _masks(y.T @ mats_v @ zi.T)
+        # w's bits are Cᵀ (p×n): the isotropy C -> X⁻¹ C Z reads Cᵀ -> Zᵀ Cᵀ X⁻ᵀ
+        iso_w = _masks(z.T @ mats_c @ xi.T)
+        for src, pre in outer_maps:
+            for s, iso in enumerate((iso_u, iso_v, iso_w)):
+                tables[s].append(iso[pre[s]])
+            sources.append(src)
+    return Symmetry(tuple(np.array(t) for t in tables), np.array(sources), layout_of_fmt(fmt))  # type: ignore[arg-type]
+
+
+def layout_of_fmt(fmt: tuple[int, int, int]) -> Layout:
+    n, m, p = fmt
+    return Layout((n * m, m * p, p * n))
+
+
+# --- the explorer --------------------------------------------------------------------------------
+
+
+def _hash(terms: Terms) -> str:
+    return hashlib.sha256(",".join(map(str, terms)).encode()).hexdigest()[:12]
+
+
+def _additions(terms: Terms, lay: Layout) -> int:
+    """Naive additions: per term popcount(u) − 1 + popcount(v) − 1, per entry of C its terms − 1."""
+    parts = [lay.split(t) for t in terms]
+    per_term = sum(bin(u).count("1") - 1 + bin(v).count("1") - 1 for u, v, _ in parts)
+    width = lay.widths[2]
+    outputs = sum(max(sum((w >> i) & 1 for _, _, w in parts) - 1, 0) for i in range(width))
+    return per_term + outputs
+
+
+def explore(
+    scheme: Scheme,
+    depth: int | None = None,
+    max_nodes: int = 10_000,
+    up_to: str = "isotropy",
+    moves: tuple[str, ...] = ("flip", "reduce"),
+    ranks: tuple[int, int] | None = None,
+) -> nx.MultiDiGraph:
+    """The flip graph around ``scheme`` over F2, breadth first.
+
+    Nodes are canonical forms (tuples of term ints) with attributes rank, hash, additions, depth
+    and ``scheme`` (the terms of the scheme the walk actually reached). Nodes whose rank lies in
+    ``ranks`` (default: the start's rank only) are walked from; the others a move reaches are
+    recorded as leaves. Flip edges go both ways with ``move="flip"`` (a flip back into the same
+    orbit is a self-loop); a reduction is an edge from the higher rank to the lower with
+    ``move="reduce"`` (a split found from below is recorded as the reduction it undoes); plus
+    transitions are edges ``move="plus"`` upwards. Stops after ``depth`` moves or ``max_nodes``
+    walked nodes (the graph's ``complete`` attribute says whether it ended by itself).
+    """
+    unknown = set(moves) - set(MOVES)
+    if unknown or not moves:
+        raise SchemeError(f"moves are some of {', '.join(MOVES)}, not {','.join(moves)}")
+    group = symmetry_group(scheme.tensor, up_to)
+    lay = group.layout
+    start = to_terms(scheme)
+    low, high = ranks if ranks is not None else (len(start), len(start))
+    if not low <= len(start) <= high:
+        raise SchemeError(f"the start has rank {len(start)}, outside the ranks {low}..{high} to walk")
+    graph = nx.MultiDiGraph(
+        target=scheme.tensor.label(), up_to=up_to, group_size=group.size, rank=len(start), ranks=(low, high)
+    )
+    walked = 0
+
+    def add(canon: Terms, reached: Terms, at: int) -> bool:
+        """Add a node; True when it is new and to be walked from."""
+        nonlocal walked
+        if canon in graph:
+            return False
+        inside = low <= len(canon) <= high
+        graph.add_node(
+            canon, rank=len(canon), hash=_hash(canon), additions=_additions(canon, lay), depth=at, scheme=reached
+        )
+        walked += inside
+        return inside
+
+    root = group.canonical(start)
+    add(root, start, 0)
+    queue: deque[Terms] = deque([root])
+    complete = True
+    while queue:
+        here = queue.popleft()
+        at, reached = graph.nodes[here]["depth"], graph.nodes[here]["scheme"]
+        for name in moves:
+            for what, after in _MOVERS[name](reached, lay):
+                canon = group.canonical(after)
+                if canon not in graph:
+                    if (depth is not None and at >= depth) or walked >= max_nodes:
+                        complete = False
+                        continue
+                    if add(canon, after, at + 1):
+                        queue.append(canon)
+                a, b, move = (canon, here, "reduce") if name == "split" else (here, canon, name)
+                if not graph.has_edge(a, b, key=move):
+                    graph.add_edge(a, b, key=move, move=move, how=what)
+                    if move == "flip" and a != b:
+                        graph.add_edge(b, a, key=move, move=move, how=what)
+    graph.graph["complete"] = complete
+    return graph
+
+
+def move_graph(graph: nx.MultiDiGraph) -> nx.Graph:
+    """Flips and reductions among the walked nodes as one undirected graph (self-loops kept):
+    the form in which Kauers and Moosbauer publish flip graphs."""
+    low, high = graph.graph["ranks"]
+    flat = nx.Graph()
+    flat.add_nodes_from(n for n, r in graph.nodes(data="rank") if low <= r <= high)
+    flat.add_edges_from(
+        (a, b) for a, b, move in graph.edges(data="move") if move in ("flip", "reduce") and a in flat and b in flat
+    )
+    return flat
+
+
+def flip_graph(graph: nx.MultiDiGraph) -> nx.Graph:
+    """The undirected graph of flips among the nodes of the start's rank (self-loops kept)."""
+    rank = graph.graph["rank"]
+    flat = nx.Graph()
+    flat.add_nodes_from(n for n, r in graph.nodes(data="rank") if r == rank)
+    flat.add_edges_from((a, b) for a, b, move in graph.edges(data="move") if move == "flip")
+    return flat
+
+
+def summary(graph: nx.MultiDiGraph) -> dict:
+    """Counts and analyses: nodes, flip edges, self-loops, components, exits, degrees, diameter."""
+    flat = flip_graph(graph)
+    rank = graph.graph["rank"]
+    exits = sorted(
+        {a for a, _, move in graph.edges(data="move") if move == "reduce" and graph.nodes[a]["rank"] == rank},
+        key=lambda n: graph.nodes[n]["hash"],
+    )
+    below = {b for _, b, move in graph.edges(data="move") if move == "reduce"}
+    degrees: dict[int, int] = {}
+    for _, d in flat.degree():
+        degrees[d] = degrees.get(d, 0) + 1
+    components = nx.number_connected_components(flat) if flat.number_of_nodes() else 0
+    diameter = None
+    if flat.number_of_nodes() and components == 1 and flat.number_of_nodes() <= 2_000:
+        diameter = nx.diameter(flat)
+    return {
+        "target": graph.graph["target"],
+        "rank": rank,
+        "up_to": graph.graph["up_to"],
+        "group_size": graph.graph["group_size"],
+        "complete": graph.graph["complete"],
+        "nodes": flat.number_of_nodes(),
+        "flip_edges": flat.number_of_edges(),
+        "self_loops": nx.number_of_selfloops(flat),
+        "components": components,
+        "diameter": diameter,
+        "exits": [graph.nodes[n]["hash"] for n in exits],
+        "nodes_below": len(below),
+        "plus_edges": sum(1 for *_, m in graph.edges(data="move") if m == "plus"),
+        "degrees": dict(sorted(degrees.items())),
+    }
+
+
+def shortest_path(a: Scheme, b: Scheme, up_to: str = "isotropy", max_nodes: int = 100_000) -> list[tuple[str, Terms]]:
+    """The fewest flips from ``a`` to a scheme equivalent to ``b`` (equal to it with
+    ``up_to="none"``): the moves and the scheme after each, starting with ("start", a).
+    SchemeError when b is not reached within ``max_nodes`` schemes."""
+    if a.tensor.array.shape != b.tensor.array.shape or not np.array_equal(a.tensor.array, b.tensor.array):
+        raise SchemeError("the two schemes are for different targets")
+    group = symmetry_group(a.tensor, up_to)
+    lay = group.layout
+    start, goal = to_terms(a), group.canonical(to_terms(b))
+    if len(start) != len(goal):
+        raise SchemeError(f"flips keep the rank: the schemes have ranks {len(start)} and {len(goal)}")
+    parent: dict[Terms, tuple[Terms | None, str, Terms]] = {group.canonical(start): (None, "start", start)}
+    queue = deque([group.canonical(start)])
+    while queue:
+        here = queue.popleft()
+        if here == goal:
+            path = []
+            key: Terms | None = here
+            while key is not None:
+                prev, what, reached = parent[key]
+                path.append((what, reached))
+                key = prev
+            return path[::-1]
+        for what, after in flips(parent[here][2], lay):
+            canon = group.canonical(after)
+            if canon not in parent:
+                if len(parent) >= max_nodes:
+                    raise SchemeError(f"no flip path found among {max_nodes} schemes (raise --max-nodes)")
+                parent[canon] = (here, what, after)
+                queue.append(canon)
+    raise SchemeError("no flip path: the second scheme is not in the flip component of the first")
