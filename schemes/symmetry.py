@@ -13,6 +13,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from . import linalg
 from .coeffs import exact_array
 from .errors import SchemeError
 from .scheme import Scheme
@@ -22,24 +23,7 @@ __all__ = ["exact_inverse", "isotropy", "scale_terms", "rotate", "transpose"]
 
 def exact_inverse(mat: np.ndarray) -> np.ndarray:
     """The inverse of a square matrix over Q (object array of Fractions); SchemeError if singular."""
-    a = [[Fraction(x) for x in row] for row in np.asarray(mat, dtype=object)]
-    n = len(a)
-    inv = [[Fraction(int(i == j)) for j in range(n)] for i in range(n)]
-    for col in range(n):
-        pivot = next((r for r in range(col, n) if a[r][col] != 0), None)
-        if pivot is None:
-            raise SchemeError("matrix is singular")
-        a[col], a[pivot] = a[pivot], a[col]
-        inv[col], inv[pivot] = inv[pivot], inv[col]
-        f = a[col][col]
-        a[col] = [x / f for x in a[col]]
-        inv[col] = [x / f for x in inv[col]]
-        for r in range(n):
-            if r != col and a[r][col] != 0:
-                g = a[r][col]
-                a[r] = [x - g * y for x, y in zip(a[r], a[col], strict=True)]
-                inv[r] = [x - g * y for x, y in zip(inv[r], inv[col], strict=True)]
-    return np.array(inv, dtype=object)
+    return linalg.inverse(np.asarray(mat, dtype=object), None)
 
 
 def isotropy(scheme: Scheme, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> Scheme:

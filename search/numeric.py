@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from fractions import Fraction
-from math import lcm
 
 import numpy as np
+from flipforge.schemes import linalg
 
 __all__ = ["Lattice", "Attempt", "exact_factors", "solve_factor"]
 
@@ -28,6 +27,7 @@ FIT_TOL = 1e-6  # squared residual of a real fit taken as converged (exactness i
 QUANT_TOL = 0.02  # squared residual of the rounding (per entry of T) below which repair is tried
 RIDGE = 1e-3  # weight of the penalty RIDGE·‖x‖² while fitting and sparsifying (keeps factors bounded)
 RIDGE_OFF = 1e-3  # squared residual below which the penalty is dropped, so the fit can become exact
+MAX_SOLVE_ENTRIES = 4_000_000  # the largest exact repair system (rows x columns) tried
 STALL_EVERY = 25  # the first fit gives up when a stretch of this many iterations gained under 10 %
 
 
@@ -67,57 +67,21 @@ def exact_factors(
     return None
 
 
-def _rational_solve(mat: np.ndarray, rhs: np.ndarray) -> list[list[Fraction]] | None:
-    """One exact solution X of mat @ X = rhs over Q (free unknowns 0), or None if inconsistent."""
-    rows, cols = mat.shape
-    a = [[Fraction(int(x)) for x in mat[i]] + [Fraction(int(x)) for x in rhs[i]] for i in range(rows)]
-    pivots, row = [], 0
-    for c in range(cols):
-        pr = next((i for i in range(row, rows) if a[i][c] != 0), None)
-        if pr is None:
-            continue
-        a[row], a[pr] = a[pr], a[row]
-        inv = 1 / a[row][c]
-        a[row] = [x * inv for x in a[row]]
-        for i in range(rows):
-            if i != row and a[i][c] != 0:
-                f = a[i][c]
-                a[i] = [x - f * y for x, y in zip(a[i], a[row], strict=True)]
-        pivots.append(c)
-        row += 1
-        if row == rows:
-            break
-    if any(any(x != 0 for x in a[i][cols:]) for i in range(row, rows)):
-        return None
-    out = [[Fraction(0)] * (len(a[0]) - cols) for _ in range(cols)]
-    for i, c in enumerate(pivots):
-        out[c] = a[i][cols:]
-    return out
-
-
 def solve_factor(
     tensor: np.ndarray, fixed: tuple[np.ndarray, np.ndarray], role: int, lattice: Lattice
 ) -> np.ndarray | None:
     """The third factor (numerators over ``lattice.denominator``) that makes the scheme exact, given
     the other two as numerators over the same denominator; solved exactly over Q, None when there is
-    none on the lattice. ``role`` 0, 1, 2 is the slot (u, v, w) being solved for."""
+    none on the lattice. ``role`` 0, 1, 2 is the slot (u, v, w) being solved for. Solved modulo a
+    large prime and checked in exact integers (``linalg.integer_solve``)."""
     d = lattice.denominator
     t = np.moveaxis(tensor.astype(np.int64), role, 2)  # the solved slot last
     a, b = fixed  # the two other factors in slot order
     mat = np.einsum("ti,tj->ijt", a, b).reshape(-1, a.shape[0])  # columns: u_t ⊗ v_t (scaled d^2)
     rhs = t.reshape(-1, t.shape[2]) * d**3  # the solved factor is scaled by d too
-    if mat.shape[0] * mat.shape[1] > 40_000:
-        return None  # too large for exact elimination in Python
-    sol = _rational_solve(mat, rhs)
-    if sol is None:
+    if mat.shape[0] * (mat.shape[1] + rhs.shape[1]) > MAX_SOLVE_ENTRIES:
         return None
-    den = lcm(*(x.denominator for row in sol for x in row))
-    if den != 1:
-        return None  # not integral numerators over the lattice's denominator
-    out = np.array([[int(x) for x in row] for row in sol], dtype=np.int64)
-    if np.abs(out).max(initial=0) > lattice.bound * d:
-        return None
-    return out
+    return linalg.integer_solve(mat, rhs, lattice.bound * d)
 
 
 def _gradient_and_gram(factors: list[np.ndarray], residual: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -11,8 +11,8 @@ Per term the fingerprint records, for each factor, its rank as a matrix (the ful
 parameters fill, from the target's layout: u_t is A, n x m for matmul; a symmetric operand gives
 a symmetric matrix; a file tensor's factor is one row) and how many other terms have a
 proportional factor in that slot. The multiset of these per-term records is taken over the slot
-orders the target's symmetry allows, and the smallest is kept. Ranks are exact: over Q by
-fraction-free elimination, over F_p mod p.
+orders the target's symmetry allows, and the smallest is kept. Ranks are exact (``schemes.linalg``):
+over Q on Fractions, over F_p mod p.
 """
 
 from __future__ import annotations
@@ -23,32 +23,10 @@ from fractions import Fraction
 from itertools import product
 
 import numpy as np
-from flipforge.schemes import Domain, Scheme, SchemeError
+from flipforge.schemes import Domain, Scheme, SchemeError, linalg
 from flipforge.schemes.coeffs import residues
 
 __all__ = ["Fingerprint", "fingerprint", "compare", "find_isotropy"]
-
-
-def _rank(mat: list[list], p: int | None) -> int:
-    """Exact rank: over F_p for a prime p, else over Q."""
-
-    def nz(x: object) -> bool:
-        return bool(x % p) if p else bool(x)
-
-    rows = [[x % p if p else Fraction(x) for x in r] for r in mat]
-    rank = 0
-    for c in range(len(rows[0]) if rows else 0):
-        piv = next((r for r in range(rank, len(rows)) if nz(rows[r][c])), None)
-        if piv is None:
-            continue
-        rows[rank], rows[piv] = rows[piv], rows[rank]
-        pv = rows[rank][c]
-        for r in range(len(rows)):
-            if r != rank and nz(rows[r][c]):
-                f = rows[r][c] * pow(int(pv), -1, p) % p if p else rows[r][c] / pv
-                rows[r] = [((a - f * b) % p) if p else a - f * b for a, b in zip(rows[r], rows[rank], strict=True)]
-        rank += 1
-    return rank
 
 
 def _normalised(vec: tuple, p: int | None) -> tuple:
@@ -119,7 +97,7 @@ def fingerprint(scheme: Scheme, domain: Domain | str = "Q") -> Fingerprint:
     for arr, shaper in zip(factors, _shapers(scheme), strict=True):
         rows = [tuple(x if p else Fraction(x) for x in row) for row in arr.tolist()]
         keys = Counter(_normalised(r, p) for r in rows)
-        records.append([(_rank(shaper(row), p), keys[_normalised(row, p)] - 1) for row in rows])
+        records.append([(linalg.rank(shaper(row), p), keys[_normalised(row, p)] - 1) for row in rows])
     per_term = list(zip(*records, strict=True))
     candidates = []
     for order in _slot_orders(scheme.fmt):
@@ -157,18 +135,18 @@ def _group(n: int, p: int | None) -> list[tuple[np.ndarray, np.ndarray]]:
     """Invertible n x n matrices with their inverses: all of GL(n, F_p), or over Q the integer
     matrices with entries in {-1, 0, 1} and determinant ±1 (their inverses are integral)."""
     values = range(p) if p else (-1, 0, 1)
+    eye = np.eye(n, dtype=np.int64)
     out = []
     for entries in product(values, repeat=n * n):
         mat = np.array(entries, dtype=np.int64).reshape(n, n)
-        det = round(np.linalg.det(mat))
-        if p:
-            if det % p == 0:
+        solver = linalg.Solver(mat, p)
+        if solver.rank < n:
+            continue
+        inv = solver.solve(eye)
+        if not p:  # an integer matrix has an integer inverse exactly when det = ±1
+            if any(x.denominator != 1 for x in inv.flat):  # type: ignore[union-attr]
                 continue
-            inv = (np.round(np.linalg.inv(mat) * det).astype(np.int64) * pow(det % p, -1, p)) % p
-        else:
-            if abs(det) != 1:
-                continue
-            inv = np.round(np.linalg.inv(mat)).astype(np.int64)
+            inv = inv.astype(np.int64)  # type: ignore[union-attr]
         out.append((mat, inv))
     return out
 

@@ -3,8 +3,8 @@
 A scheme (U, V, W) valid mod p is corrected step by step: if it is valid mod p^k, the residual
 R = (T - sum u⊗v⊗w) / p^k is an integer tensor and a correction (dU, dV, dW) solving the
 linearised Brent equations  J · (dU, dV, dW) = R  (mod p)  makes it valid mod p^(k+1). The
-Jacobian J mod p depends only on the scheme mod p, so it is reduced to echelon form once and
-every step is a cheap replay on the new right-hand side.
+Jacobian J mod p depends only on the scheme mod p, so it is reduced to echelon form once
+(``schemes.linalg.Solver``) and every step is a cheap replay on the new right-hand side.
 
 First only the coefficients that are nonzero mod p are unknowns (the support is kept), which
 removes most of the freedom; if that system has no solution, every coefficient becomes an
@@ -27,6 +27,7 @@ from fractions import Fraction
 import numpy as np
 from flipforge.schemes import Domain, Scheme, SchemeError
 from flipforge.schemes.coeffs import residues
+from flipforge.schemes.linalg import Solver
 from flipforge.schemes.metrics import coefficient_class
 
 from .brent import verify
@@ -64,85 +65,6 @@ class LiftResult:
             "attempts": self.attempts,
             "reason": self.reason,
         }
-
-
-class _Echelon:
-    """Row reduction of J mod p, recorded so that it can be replayed on any right-hand side."""
-
-    def __init__(self, jac: np.ndarray, p: int) -> None:
-        a = jac % p
-        rows, cols = a.shape
-        self.p = p
-        self.ops: list[tuple[int, int, int, np.ndarray, np.ndarray]] = []
-        self.pivots: list[int] = []
-        r = 0
-        for c in range(cols):
-            if r == rows:
-                break
-            nz = np.flatnonzero(a[r:, c])
-            if nz.size == 0:
-                continue
-            prow = r + int(nz[0])
-            if prow != r:
-                a[[r, prow]] = a[[prow, r]]
-            inv = pow(int(a[r, c]), -1, p)
-            a[r] = (a[r] * inv) % p
-            targets = np.flatnonzero(a[:, c])
-            targets = targets[targets != r]
-            factors = a[targets, c].copy()
-            if targets.size:
-                a[targets] = (a[targets] - factors[:, None] * a[r][None, :]) % p
-            self.ops.append((r, prow, inv, targets, factors))
-            self.pivots.append(c)
-            r += 1
-        self.rank = r
-        self.cols = cols
-
-    def solve(self, rhs: np.ndarray) -> np.ndarray | None:
-        """A solution of J x = rhs mod p with the free variables 0, or None when there is none."""
-        b = rhs % self.p
-        for r, prow, inv, targets, factors in self.ops:
-            if prow != r:
-                b[[r, prow]] = b[[prow, r]]
-            b[r] = (b[r] * inv) % self.p
-            if targets.size:
-                b[targets] = (b[targets] - factors * b[r]) % self.p
-        if np.any(b[self.rank :]):
-            return None
-        x = np.zeros(self.cols, dtype=np.int64)
-        x[self.pivots] = b[: self.rank]
-        return x
-
-
-class _Echelon2(_Echelon):
-    """The same over F2 with rows packed into bytes: a row operation is one XOR of packed rows."""
-
-    def __init__(self, jac: np.ndarray) -> None:  # noqa: D107
-        packed = np.packbits((jac & 1).astype(np.uint8), axis=1)
-        rows, cols = jac.shape
-        self.p = 2
-        self.ops = []
-        self.pivots = []
-        r = 0
-        for c in range(cols):
-            if r == rows:
-                break
-            byte, shift = c >> 3, 7 - (c & 7)
-            nz = np.flatnonzero((packed[r:, byte] >> shift) & 1)
-            if nz.size == 0:
-                continue
-            prow = r + int(nz[0])
-            if prow != r:
-                packed[[r, prow]] = packed[[prow, r]]
-            targets = np.flatnonzero((packed[:, byte] >> shift) & 1)
-            targets = targets[targets != r]
-            if targets.size:
-                packed[targets] ^= packed[r]
-            self.ops.append((r, prow, 1, targets, np.ones(targets.size, dtype=np.int64)))
-            self.pivots.append(c)
-            r += 1
-        self.rank = r
-        self.cols = cols
 
 
 def _jacobian(u: np.ndarray, v: np.ndarray, w: np.ndarray, unknowns: list[tuple[int, int, int]]) -> np.ndarray:
@@ -204,7 +126,7 @@ def _lift_steps(
     if full:  # positions that are 0 mod p may become multiples of p (e.g. a coefficient 2 over F2)
         unknowns += [(f, t, i) for f, a in enumerate((u, v, w)) for t, i in zip(*np.nonzero(a == 0), strict=True)]
     jac = _jacobian(u, v, w, unknowns)
-    ech = _Echelon2(jac) if p == 2 else _Echelon(jac, p)
+    ech = Solver(jac, p)  # bit-packed over F2, recorded int64 row operations mod an odd p
     target = scheme.tensor.array.astype(np.int64)
     mod = p
     for k in range(1, steps + 1):
@@ -251,7 +173,7 @@ def lift(
     seed: int = 0,
     progress: Callable[[int], None] | None = None,
 ) -> LiftResult:
-    """Lift a scheme valid over F_p (its claimed domain) to ``to`` (ZT, Z or Q).
+    """Lift a scheme valid over F_p (its claimed domain, any prime p < 2^26) to ``to`` (ZT, Z or Q).
 
     Tries the natural order of unknowns first, then ``attempts - 1`` random orders (other free
     variables), and returns the first lift that verifies exactly in the target domain.
@@ -267,7 +189,7 @@ def lift(
         raise SchemeError(f"--steps must be at least 1, not {steps}")
     dom = scheme.domain
     if dom is None or dom.p is None:
-        raise SchemeError("lifting starts from a scheme over a prime field F_p (claim F2/F3 or use --domain)")
+        raise SchemeError("lifting starts from a scheme over a prime field F_p (claim F2, F3, F5, ... or use --domain)")
     p = dom.p
     most = max_steps(p)
     if most < 1:
@@ -289,7 +211,10 @@ def lift(
             if unsolvable:
                 stuck_at = done
             if lifted is None:
-                reason = why or f"rational reconstruction failed after {done} steps (coefficients too large)"
+                reason = why or (
+                    f"rational reconstruction failed after {done} steps "
+                    f"(coefficients too large, or the {p}-adic solution is not rational)"
+                )
                 continue
             found = coefficient_class(lifted)
             for name in ("ZT", "Z", "Q"):

@@ -1,4 +1,4 @@
-"""``flipforge lift``: from a scheme over F2/F3 to one over ZT, Z or Q."""
+"""``flipforge lift``: from a scheme over a prime field F_p (F2, F3, F5, ...) to one over ZT, Z or Q."""
 
 from __future__ import annotations
 
@@ -94,7 +94,7 @@ def lift_command(
     out: str | None,
     as_json: bool,
 ) -> None:
-    """Hensel-lift a scheme valid over F2 or F3 (any F_p) to ZT, Z or Q, and verify it exactly.
+    """Hensel-lift a scheme valid over a prime field F_p (F2, F3, F5, F7 or any p) to ZT, Z or Q; verify it exactly.
 
     Each step solves the linearised Brent equations mod p (the support of the scheme is kept
     first); rational reconstruction then turns the p-adic coefficients into small fractions.
@@ -110,6 +110,7 @@ def lift_command(
     Examples:
       flipforge lift runs/<run>/best-23.json --to Z --out laderman-z.json
       flipforge lift 444-47-mod2.exp           # exit 1: not liftable
+      flipforge lift scheme-mod7.json --domain F7 --to Q   # F5/F7 lifts give denominators 2, 3, 6
     """
     chosen = _check_options(to, steps, attempts, domain)
     src = one_source(path, fmt)
