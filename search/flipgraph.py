@@ -37,7 +37,7 @@ from functools import lru_cache
 
 import networkx as nx
 import numpy as np
-from flipforge.schemes import Domain, Scheme, SchemeError, Tensor, naive_additions
+from flipforge.schemes import Domain, Scheme, SchemeError, Tensor, linalg, naive_additions
 from flipforge.schemes.coeffs import residues
 
 __all__ = [
@@ -119,7 +119,7 @@ def to_scheme(terms: Terms, tensor: Tensor) -> Scheme:
     for r, t in enumerate(terms):
         for arr, f in zip(arrays, lay.split(t), strict=True):
             arr[r] = [(f >> i) & 1 for i in range(arr.shape[1])]
-    return Scheme(tensor, *arrays, Domain("F2", 2))
+    return Scheme(tensor, *arrays, Domain.parse("F2"))
 
 
 # --- moves ---------------------------------------------------------------------------------------
@@ -136,7 +136,8 @@ def _replace(terms: Terms, drop: tuple[int, ...], add: list[int]) -> Terms:
 
 
 def flips(terms: Terms, lay: Layout) -> Iterator[tuple[str, Terms]]:
-    """Every flip of the scheme: (a description, the scheme after it). Same rank, no zero factor."""
+    """Every flip of the scheme: (a description, the scheme after it). Same rank, no zero factor
+    (over F2 a flip whose new term equals another term would cancel both; it is left out)."""
     parts = [lay.split(t) for t in terms]
     for i, j in itertools.combinations(range(len(terms)), 2):
         for s in range(3):
@@ -147,11 +148,9 @@ def flips(terms: Terms, lay: Layout) -> Iterator[tuple[str, Terms]]:
                 a, b = list(parts[keep]), list(parts[give])
                 a[y] ^= b[y]  # keep: x⊗(y+y')⊗z ; give: x⊗y'⊗(z'+z)
                 b[z] ^= parts[keep][z]
-                if a[y] and b[z]:
-                    yield (
-                        f"flip terms {keep + 1},{give + 1} on factor {'uvw'[s]}",
-                        _replace(terms, (i, j), [lay.join(*a), lay.join(*b)]),
-                    )
+                after = _replace(terms, (i, j), [lay.join(*a), lay.join(*b)])
+                if a[y] and b[z] and len(after) == len(terms):  # a new term equal to an old one cancels: no flip
+                    yield f"flip terms {keep + 1},{give + 1} on factor {'uvw'[s]}", after
 
 
 def reductions(terms: Terms, lay: Layout) -> Iterator[tuple[str, Terms]]:
@@ -178,7 +177,9 @@ def splits(terms: Terms, lay: Layout) -> Iterator[tuple[str, Terms]]:
                     continue
                 a, b = list(part), list(part)
                 a[s], b[s] = other, part[s] ^ other
-                yield f"split term {i + 1} on factor {'uvw'[s]}", _replace(terms, (i,), [lay.join(*a), lay.join(*b)])
+                after = _replace(terms, (i,), [lay.join(*a), lay.join(*b)])
+                if len(after) == len(terms) + 1:  # a half equal to another term would cancel: a reduction
+                    yield f"split term {i + 1} on factor {'uvw'[s]}", after
 
 
 def plus_transitions(terms: Terms, lay: Layout) -> Iterator[tuple[str, Terms]]:
@@ -191,11 +192,9 @@ def plus_transitions(terms: Terms, lay: Layout) -> Iterator[tuple[str, Terms]]:
             p, q = [parts[i][(s + rot) % 3] for s in range(3)], [parts[j][(s + rot) % 3] for s in range(3)]
             new = [(p[0] ^ q[0], p[1], p[2]), (q[0], p[1] ^ q[1], p[2]), (q[0], q[1], p[2] ^ q[2])]
             back = [[t[(s - rot) % 3] for s in range(3)] for t in new]
-            if all(all(t) for t in back):
-                yield (
-                    f"plus terms {i + 1},{j + 1} ({'uvw'[rot]} first)",
-                    _replace(terms, (i, j), [lay.join(*t) for t in back]),
-                )
+            after = _replace(terms, (i, j), [lay.join(*t) for t in back])
+            if all(all(t) for t in back) and len(after) == len(terms) + 1:
+                yield f"plus terms {i + 1},{j + 1} ({'uvw'[rot]} first)", after
 
 
 _MOVERS = {"flip": flips, "reduce": reductions, "split": splits, "plus": plus_transitions}
@@ -369,29 +368,9 @@ def _gl2(n: int) -> list[np.ndarray]:
     out = []
     for bits in range(1 << (n * n)):
         mat = np.array([(bits >> k) & 1 for k in range(n * n)], dtype=np.int64).reshape(n, n)
-        if _rank2(mat) == n:
+        if linalg.rank(mat, 2) == n:
             out.append(mat)
     return out
-
-
-def _rank2(mat: np.ndarray) -> int:
-    a = mat.copy() % 2
-    rank = 0
-    for col in range(a.shape[1]):
-        rows = [r for r in range(rank, a.shape[0]) if a[r, col]]
-        if not rows:
-            continue
-        a[[rank, rows[0]]] = a[[rows[0], rank]]
-        for r in range(a.shape[0]):
-            if r != rank and a[r, col]:
-                a[r] ^= a[rank]
-        rank += 1
-    return rank
-
-
-def _inverse2(mat: np.ndarray, group: list[np.ndarray]) -> np.ndarray:
-    n = mat.shape[0]
-    return next(g for g in group if np.array_equal(mat @ g % 2, np.eye(n, dtype=np.int64)))
 
 
 def _all_matrices(rows: int, cols: int) -> np.ndarray:
@@ -470,7 +449,7 @@ def _matmul_group(fmt: tuple[int, int, int]) -> Symmetry:
             f"(at most {MAX_GROUP}); use --up-to none"
         )
     mats_u, mats_v, mats_c = _all_matrices(n, m), _all_matrices(m, p), _all_matrices(p, n)
-    inv = {k: {id(g): _inverse2(g, gls[k]) for g in gls[k]} for k in gls}
+    inv = {k: {id(g): np.asarray(linalg.inverse(g, 2), dtype=np.int64) for g in gls[k]} for k in gls}
     # outer maps for <n,n,n>: (source slot, value map) per new slot; rotation (u,v,w) -> (v,w,u),
     # transpose (u,v,w) -> (vᵀ,uᵀ,wᵀ)
     ident = np.arange(1 << (n * m))
@@ -587,18 +566,20 @@ def explore(
     up_to: str = "isotropy",
     moves: tuple[str, ...] = ("flip", "reduce"),
     ranks: tuple[int, int] | None = None,
+    leaves: bool = True,
 ) -> nx.MultiDiGraph:
     """The flip graph around ``scheme`` over ``domain`` (F2, F_p or ZT), breadth first.
 
     Nodes are canonical forms (tuples of terms) with attributes rank, hash, additions, depth and
     ``scheme`` (the terms of the scheme the walk actually reached). Nodes whose rank lies in
     ``ranks`` (default: the start's rank only) are walked from; the others a move reaches are
-    recorded as leaves. Flip edges go both ways with ``move="flip"`` (a flip back into the same
-    orbit is a self-loop); a reduction is an edge from the higher rank to the lower with
-    ``move="reduce"`` (a split found from below is recorded as the reduction it undoes); plus
-    transitions are edges ``move="plus"`` upwards. Stops after ``depth`` moves or ``max_nodes``
-    walked nodes (the graph's ``complete`` attribute says whether it ended by itself).
-    """
+    recorded as leaves (with ``leaves=False`` left out, which saves canonicalising them). Flip
+    edges go both ways with ``move="flip"`` (a flip back into the same orbit is a self-loop); a
+    reduction is an edge from the higher rank to the lower with ``move="reduce"`` (a split found
+    from below is recorded as the reduction it undoes); plus transitions are edges ``move="plus"``
+    upwards. Stops after ``depth`` moves or ``max_nodes`` walked nodes (the graph's ``complete``
+    attribute says whether it ended by itself). ``domain`` is F2 (fast, symmetry classes), a prime
+    field F_p or ZT (``up_to="none"``: schemes up to term order and scaling)."""
     unknown = set(moves) - set(MOVES)
     if unknown or not moves:
         raise SchemeError(f"moves are some of {', '.join(MOVES)}, not {','.join(moves)}")
@@ -638,6 +619,8 @@ def explore(
         at, reached = graph.nodes[here]["depth"], graph.nodes[here]["scheme"]
         for name in moves:
             for what, after in where.movers[name](reached):
+                if not leaves and not low <= len(after) <= high:
+                    continue
                 canon = where.canonical(after)
                 if canon not in graph:
                     if (depth is not None and at >= depth) or walked >= max_nodes:
