@@ -27,7 +27,7 @@ from .backends.local import STOP_SIGNALS
 from .packing import Packed
 from .run import check_packed, load_checkpoint, prove
 from .rundir import RunConfig, RunDir
-from .searchers import Candidate, get_searcher
+from .searchers import Candidate, get_searcher, make_params
 from .sinks import BestSinks, Reporter
 from .store import open_db
 
@@ -102,6 +102,7 @@ class Summary:
     signal: str | None = None  # SIGINT | SIGTERM | SIGHUP when interrupted
     checkpoint_saved: bool = True
     unsaved: list[str] = field(default_factory=list)  # native JSON of bests the run directory did not take
+    best_cost: int | None = None  # the best's additions, for a searcher that lowers them (sparse)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -168,6 +169,9 @@ class _Orchestrator:
         state["sessions"] = self.session
         self.target = config.target_rank
         self.best_rank = int(state["best_rank"])
+        self.best_cost: int | None = state.get("best_cost")  # additions, for a searcher that lowers them
+        self.searcher = get_searcher(config.searcher)
+        self.params = make_params(config.searcher, config.searcher_params())
         self.flips_before = int(state.get("flips", 0))
         self.seconds_before = float(state.get("seconds", 0.0))
         self.status, self.error = "time", None
@@ -185,10 +189,10 @@ class _Orchestrator:
     # --- the session -----------------------------------------------------------------------------
 
     def run(self, workers: int, time_limit: float | None, checkpoint_every: float, db_path: str | None) -> Summary:
-        if self.target is not None and self.best_rank <= self.target:
+        if self.reached():
             self.status = "reached"
             return self.summary(0.0)
-        searcher = get_searcher(self.config.searcher)
+        searcher = self.searcher
         if not searcher.is_compiled() and self.reporter:
             self.reporter.note("compiling the search kernels (first run only, about a minute; later runs load them)")
         searcher.prepare()  # a stop signal until the workers start raises Interrupted: nothing written
@@ -238,7 +242,7 @@ class _Orchestrator:
         """Why the session ends now (and ``self.status`` set to it), or None to go on."""
         if self.signals.caught is not None:
             self.status = "interrupted"
-        elif self.target is not None and self.best_rank <= self.target:
+        elif self.reached():
             self.status = "reached"
         elif self.sinks.disk_error is not None:
             self.status, self.error = "error", self.sinks.disk_error
@@ -249,7 +253,7 @@ class _Orchestrator:
         elif self.backend.running() == 0:
             for event in self.backend.events(0.05):  # a worker that reached the target has exited
                 self.handle(event)
-            if self.target is not None and self.best_rank <= self.target:
+            if self.reached():
                 self.status = "reached"
             elif self.status != "error":
                 self.status = "error"
@@ -258,12 +262,17 @@ class _Orchestrator:
             return None
         return self.status
 
+    def reached(self) -> bool:
+        """The run's goal is met (the target rank, or what the searcher's goal asks for)."""
+        return self.searcher.goal_reached(self.params, self.target, self.best_rank, self.best_cost)
+
     def handle(self, event: Event) -> None:
         w = event.worker
         if isinstance(event, Found):
             self.work[w] = max(self.work.get(w, 0), event.report.work)
-            if event.report.candidate.rank < self.best_rank:
-                self.on_found(event.report.candidate, w, event.seconds)
+            report = event.report
+            if self.searcher.better(report.candidate.rank, report.cost, self.best_rank, self.best_cost):
+                self.on_found(report.candidate, w, event.seconds, report.cost)
         elif isinstance(event, Status):
             self.status_of[w] = event.progress
             self.work[w] = max(self.work.get(w, 0), event.progress.work)
@@ -279,7 +288,7 @@ class _Orchestrator:
         elif isinstance(event, Failed):
             self.status, self.error = "error", f"worker {w}: {event.message}"
 
-    def on_found(self, candidate: Candidate, w: int, search_seconds: float) -> None:
+    def on_found(self, candidate: Candidate, w: int, search_seconds: float, cost: int | None = None) -> None:
         """A worker's new best: verify it exactly, save it and share it; the loop checkpoints, then announces it."""
         elapsed = time.monotonic() - self.t0
         flips = self.flips_before + sum(self.work.values())
@@ -292,6 +301,8 @@ class _Orchestrator:
             "flips": flips,
             "seconds": round(self.seconds_before + elapsed, 3),
         }
+        if cost is not None:
+            meta["additions"] = cost
         try:
             if candidate.target != self.label:
                 raise SchemeError(f"a scheme of {candidate.target}, not of {self.label}")
@@ -301,14 +312,17 @@ class _Orchestrator:
             self.event("rejected", rank=candidate.rank, worker=w, reason=str(exc))
             return
         rank = candidate.rank
-        self.best_rank = rank
+        self.best_rank, self.best_cost = rank, cost
         self.found.setdefault(rank, []).append(candidate)
         self.checked[candidate.key()] = True
         name = self.sinks.accept(scheme, proof, w)
         if name is not None:
             self.state.update(best_rank=rank, best_file=name)
+        self.state["best_cost"] = cost
         self.backend.broadcast(candidate)
         best = {"rank": rank, "worker": w, "flips": flips, "seconds": meta["seconds"]}
+        if cost is not None:
+            best["additions"] = cost
         self.pending.append({**best, "search_seconds": round(search_seconds, 4), "file": name})
 
     # --- the run directory -----------------------------------------------------------------------
@@ -404,6 +418,7 @@ class _Orchestrator:
             "flips": self.flips_before + total,
             "rate": total / elapsed if elapsed > 0 else 0.0,
             "best_rank": self.best_rank,
+            "best_cost": self.best_cost,
             "target_rank": self.target,
             "working": [p.rank for p in states],
             "pool_sizes": [p.pools.get(p.rank, 0) for p in states],
@@ -421,7 +436,7 @@ class _Orchestrator:
             best_rank=self.best_rank,
             start_rank=int(self.state["start_rank"]),
             target_rank=self.target,
-            reached_target=self.target is not None and self.best_rank <= self.target,
+            reached_target=self.reached(),
             best_scheme=str(path / best_file) if best_file else None,
             flips=self.flips_before + sum(self.work.values()),
             seconds=round(self.seconds_before + elapsed, 3),
@@ -433,4 +448,5 @@ class _Orchestrator:
             signal=signal.Signals(caught).name if caught else None,
             checkpoint_saved=self.checkpoint_saved,
             unsaved=list(self.sinks.unsaved),
+            best_cost=self.best_cost,
         )

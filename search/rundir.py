@@ -511,6 +511,9 @@ class RunDir:
         for key in ("start_rank", "best_rank"):
             v = body.get(key)
             _expect(_is_int(v) and 1 <= v <= MAX_RANK, where, f"{key} must be a positive integer, not {v!r}")
+        cost = body.get("best_cost")
+        _expect(cost is None or (_is_int(cost) and 0 <= cost < 2**63), where, f"best_cost must be null or a "
+                f"non-negative integer, not {cost!r}")  # fmt: skip
         best = body.get("best_file")
         ok = best is None or (isinstance(best, str) and _BEST_FILE_ANY.fullmatch(best) is not None)
         _expect(ok, where, f"best_file must be null or a file name best-<rank>.json, not {best!r}")

@@ -11,7 +11,11 @@ from contract_searcher import SearcherContract
 from flipforge.search.searchers import SEARCHERS
 
 # small options that make a searcher's first steps eventful on 3x3x3 (others run on defaults)
-CASE_PARAMS: dict[str, dict] = {"flip-pool": {"pool_size": 5}, "meta": {"pool_size": 5, "meta_every": 1}}
+CASE_PARAMS: dict[str, dict] = {
+    "flip-pool": {"pool_size": 5},
+    "meta": {"pool_size": 5, "meta_every": 1},
+    "sparse": {"pool_size": 5, "rank": 25, "patience": 40},  # anneals from rank 25 on within the steps
+}
 # searchers whose unit of work is far costlier than a flip: (target, work units per step)
 CASE_SCALE: dict[str, tuple[str, int]] = {"numeric": ("2x2x2", 600)}
 

@@ -152,6 +152,8 @@ class WorkerLoop:
         self.searcher.warm_up()
         self.budget = self.searcher.budget()
         self.best = self.searcher.best_rank()
+        self.best_cost: int | None = None
+        self.params = self.searcher.params
         self.done = False
         self.started = self.last_status = self.last_pools = time.monotonic()
 
@@ -167,8 +169,8 @@ class WorkerLoop:
         end = time.monotonic() + seconds
         while not self.done:
             for report in self.searcher.step(self.budget):
-                if report.candidate.rank < self.best:
-                    self.best = report.candidate.rank
+                if self.searcher.better(report.candidate.rank, report.cost, self.best, self.best_cost):
+                    self.best, self.best_cost = report.candidate.rank, report.cost
                     events.append(Found(self.worker, report, time.monotonic() - self.started))
             now = time.monotonic()
             if now - self.last_status >= STATUS_EVERY:
@@ -177,7 +179,7 @@ class WorkerLoop:
             if now - self.last_pools >= POOLS_EVERY:
                 events.append(self.pools_event())
                 self.last_pools = now
-            if self.target is not None and self.best <= self.target:
+            if self.searcher.goal_reached(self.params, self.target, self.best, self.best_cost):
                 events.extend(self.final())
             if events or now >= end or (stop is not None and stop()):
                 break

@@ -42,8 +42,10 @@ def _one_verified(path: str, fmt: str | None) -> tuple[Scheme, str, str]:
     return src.scheme, str(res.domain), src.label
 
 
-def _reduce(scheme: Scheme, method: str, seed: int, restarts: int, seconds: float | None) -> ReducedScheme:
-    r = reduce_additions(scheme, method, seed=seed, restarts=restarts, seconds=seconds)
+def _reduce(
+    scheme: Scheme, method: str, seed: int, restarts: int, seconds: float | None, width: int = 4
+) -> ReducedScheme:
+    r = reduce_additions(scheme, method, seed=seed, restarts=restarts, seconds=seconds, width=width)
     check_program(r)
     return r
 
@@ -57,14 +59,23 @@ def _reduce(scheme: Scheme, method: str, seed: int, restarts: int, seconds: floa
     default="greedy",
     show_default=True,
     help="The CSE method: greedy takes the most frequent pair first; random restarts greedy with random "
-    "tie-breaks and keeps the best program.",
+    "tie-breaks; lookahead tries the --width most frequent pairs at each step and finishes each greedily; "
+    "anneal anneals over elimination orders (--restarts runs); exact searches every order (branch and "
+    "bound, small schemes) and says whether it proved its count optimal.",
 )
 @click.option(
     "--restarts",
     type=int,
     default=50,
     show_default=True,
-    help=f"How many restarts the random method makes, from 1 to {MAX_RESTARTS:,}.",
+    help=f"How many runs the random and anneal methods make, from 1 to {MAX_RESTARTS:,}.",
+)
+@click.option(
+    "--width",
+    type=int,
+    default=4,
+    show_default=True,
+    help="Pairs the lookahead method tries at each step, from 1 to 1,000.",
 )
 @click.option(
     "--time",
@@ -72,7 +83,7 @@ def _reduce(scheme: Scheme, method: str, seed: int, restarts: int, seconds: floa
     type=float,
     default=None,
     show_default="no limit",
-    help="Stop the random restarts after this many seconds (a finite number, at least 0).",
+    help="Stop the random/anneal runs and the exact search after this many seconds (finite, at least 0).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="The seed of the random method and of --walk.")
 @from_option()
@@ -91,6 +102,7 @@ def reduce_command(
     path: str,
     method: str,
     restarts: int,
+    width: int,
     seconds: float | None,
     seed: int,
     fmt: str | None,
@@ -112,6 +124,8 @@ def reduce_command(
       flipforge reduce laderman.exp --method random --restarts 200 --out laderman.txt
     """
     _check_reduce_options(restarts, seconds, seed, walk_flips)
+    if not 1 <= width <= 1000:
+        fail(f"--width must be from 1 to 1,000, not {width}")
     scheme, domain, label = _one_verified(path, fmt)
     before = None
     if walk_flips:
@@ -120,7 +134,7 @@ def reduce_command(
 
         before = naive_additions(scheme)
         scheme = sparsest(scheme, walk_flips, seed)
-    r = _reduce(scheme, method, seed, restarts, seconds)
+    r = _reduce(scheme, method, seed, restarts, seconds, width)
     if out:
         try:
             Path(out).write_text(program_text(r, domain))
@@ -140,16 +154,19 @@ def reduce_command(
         "reduced_w": r.w.additions,
         "out": out,
     }
-    if as_json:
-        from flipforge.schemes.additions import dag_shape
+    from flipforge.schemes.additions import dag_shape
 
-        summary["depth"], summary["width"] = dag_shape(r)
+    summary["depth"], summary["width"] = dag_shape(r)
+    summary["temporaries"] = r.temporaries
+    summary["proved"] = r.proved
+    if as_json:
         click.echo(json.dumps(summary))
         return
+    proof = {True: "; proved optimal over all pair-elimination orders", False: "; not proved (search stopped)"}
     click.echo(
         f"{label}  {scheme.tensor.label()}  rank {scheme.rank}  {domain}: {r.naive} naive additions -> {r.additions} "
-        f"({method}: A {r.u.additions}, B {r.v.additions}, C {r.w.additions})"
-        + (f"; program written to {out}" if out else "")
+        f"({method}: A {r.u.additions}, B {r.v.additions}, C {r.w.additions}; depth {summary['depth']}, "
+        f"temporaries {r.temporaries}{proof.get(r.proved, '')})" + (f"; program written to {out}" if out else "")
     )
 
 

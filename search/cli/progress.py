@@ -38,6 +38,8 @@ def format_count(n: float) -> str:
 def _line(snap: dict[str, Any]) -> str:
     target = snap["target_rank"]
     best = f"best rank {snap['best_rank']}" + (f" (target {target})" if target is not None else "")
+    if snap.get("best_cost") is not None:
+        best += f", {snap['best_cost']} additions"
     pools = ", ".join(f"{r}:{n}" for r, n in zip(snap["working"], snap["pool_sizes"], strict=True))
     current = ", ".join(str(r) for r in snap.get("current", []))
     return (

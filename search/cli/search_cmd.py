@@ -179,16 +179,18 @@ def _finish(summary: Summary, run: RunDir, as_json: bool) -> None:
     hint = resume_hint(run)
     saved = "checkpoint written" if summary.checkpoint_saved else "the checkpoint could not be written"
     code = _exit_code(summary)
+    cost = f" with {summary.best_cost} additions" if summary.best_cost is not None else ""
     if summary.status == "reached":
-        msg = f"reached rank {summary.best_rank} (target {summary.target_rank})"
+        msg = f"reached rank {summary.best_rank}{cost} (target {summary.target_rank})"
     elif summary.status == "interrupted":
         by = f" by {summary.signal}" if summary.signal else ""
-        msg = f"interrupted{by} at best rank {summary.best_rank}; {saved}; {hint}"
+        msg = f"interrupted{by} at best rank {summary.best_rank}{cost}; {saved}; {hint}"
     elif summary.status == "error":
         msg = ""
     else:
-        goal = f" (target {summary.target_rank} not reached)" if summary.target_rank is not None else ""
-        msg = f"time is up at best rank {summary.best_rank}{goal}; {hint}"
+        missed = summary.target_rank is not None and summary.best_rank > summary.target_rank
+        goal = f" (target {summary.target_rank} not reached)" if missed else ""
+        msg = f"time is up at best rank {summary.best_rank}{cost}{goal}; {hint}"
     rate = summary.session_flips / summary.session_seconds if summary.session_seconds > 0 else 0.0
     stats = (
         f"  run {summary.run}: {format_count(summary.flips)} flips in {format_duration(summary.seconds)}"

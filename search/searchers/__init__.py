@@ -15,6 +15,7 @@ from .evolution import EvolutionSearcher
 from .flip_pool import FlipPoolSearcher
 from .meta import MetaSearcher
 from .numeric import NumericSearcher
+from .sparse import SparseSearcher
 from .symmetric import SymmetricSearcher
 
 __all__ = [
@@ -45,6 +46,7 @@ register(EvolutionSearcher)
 register(MetaSearcher)
 register(NumericSearcher)
 register(SymmetricSearcher)
+register(SparseSearcher)
 
 
 def get_searcher(name: str) -> type[Searcher]:

@@ -150,6 +150,7 @@ class Report:
 
     candidate: Candidate
     work: int
+    cost: int | None = None  # what a searcher with an additions objective lowers at a fixed rank
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,7 @@ class Progress:
     rank: int
     pools: dict[int, int] = field(default_factory=dict)
     current: int | None = None
+    cost: int | None = None  # the cheapest scheme's cost (additions), for a searcher that lowers one
 
 
 class Searcher(ABC):
@@ -175,6 +177,7 @@ class Searcher(ABC):
     summary: ClassVar[str] = ""
     domains: ClassVar[tuple[str, ...]] = ("F2", "F3", "ZT")
     step_budget: ClassVar[int] = 200_000  # work units per step of a worker's loop (about 0.05 s)
+    objective: ClassVar[str] = "rank"  # "additions": a cheaper scheme at the same rank is a new best too
 
     def __init__(
         self, tensor: Tensor, domain: str, params: SearcherParams, seed: int, start: dict[int, list[Candidate]]
@@ -188,6 +191,18 @@ class Searcher(ABC):
     def check_target(cls, tensor: Tensor, domain: str, params: SearcherParams) -> None:
         """Raise SchemeError when this searcher cannot search ``tensor`` (bad input, before a run starts)."""
         return None
+
+    @classmethod
+    def goal_reached(cls, params: SearcherParams, target_rank: int | None, rank: int, cost: int | None) -> bool:
+        """Whether a run whose best is (rank, cost) is done: the target rank reached, by default."""
+        return target_rank is not None and rank <= target_rank
+
+    @staticmethod
+    def better(rank: int, cost: int | None, best_rank: int, best_cost: int | None) -> bool:
+        """(rank, cost) beats the best: a lower rank, or the same rank at a lower cost."""
+        if rank != best_rank:
+            return rank < best_rank
+        return cost is not None and (best_cost is None or cost < best_cost)
 
     @classmethod
     def is_compiled(cls) -> bool:
