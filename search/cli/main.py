@@ -15,6 +15,7 @@ from .bench_cmd import bench_group
 from .campaign_cmd import campaign_command
 from .code_cmd import export_command, reduce_command
 from .convert_cmd import convert_command
+from .cost_cmd import cost_command
 from .db_cmd import db_group
 from .equiv_cmd import equiv_command
 from .graph_cmd import graph_command
@@ -58,6 +59,7 @@ cli.add_command(bench_group)
 cli.add_command(db_group)
 cli.add_command(reduce_command)
 cli.add_command(export_command)
+cli.add_command(cost_command)
 cli.add_command(lift_command)
 cli.add_command(approximate_command)
 cli.add_command(equiv_command)
