@@ -143,8 +143,11 @@ def perminov_table() -> list[str]:
     return rows
 
 
-def campaign(seconds: int) -> list[str]:
-    """Our own search per format (sides <= 5) at Perminov's rank, against his published count."""
+def campaign(seconds: int, keep_dir: Path) -> list[str]:
+    """Our own search per format (sides <= 5) at Perminov's rank, against his published count;
+    every format's cheapest scheme is copied to ``keep_dir`` (and to schemes/collection/ when it
+    beats his count, or for 3x3x3)."""
+    keep_dir.mkdir(parents=True, exist_ok=True)
     best_of: dict[str, tuple[int, int]] = {}
     for path in sorted(PERMINOV.glob("*_reduced.json")):
         fmt, rank = path.name.split("_")[0], int(path.name.split("_m")[1].split("_")[0])
@@ -173,6 +176,7 @@ def campaign(seconds: int) -> list[str]:
                 print(rows[-1], file=sys.stderr)
                 continue
             best = run / state["best_file"]
+            (keep_dir / f"{fmt}-r{rank}-ZT.json").write_text(best.read_text())
             out = subprocess.run([*FLIPFORGE, "reduce", str(best), "--method", "anneal", "--restarts", "4", "--json"],
                                  capture_output=True, text=True)  # fmt: skip
             reduced = json.loads(out.stdout)["reduced"]
@@ -192,6 +196,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--perminov", action="store_true", help="our CSE on Perminov's 38 published reduced schemes")
     ap.add_argument("--campaign", type=int, metavar="SECONDS", help="our own search per format, SECONDS each")
+    ap.add_argument("--keep", type=Path, default=Path(tempfile.gettempdir()) / "flipforge-campaign",
+                    help="where the campaign copies each format's cheapest scheme")  # fmt: skip
     ap.add_argument("--find", action="store_true", help="search again and save the older sparse 3x3x3:23")
     args = ap.parse_args()
     if args.find:
@@ -204,7 +210,7 @@ def main() -> None:
         print("\n".join(perminov_table()))
     if args.campaign:
         print()
-        print("\n".join(campaign(args.campaign)))
+        print("\n".join(campaign(args.campaign, args.keep)))
 
 
 if __name__ == "__main__":

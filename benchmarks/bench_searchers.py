@@ -80,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--targets", nargs="+", default=DEFAULT_TARGETS, help="FORMAT:RANK:DOMAIN (default: four)")
     rank_searchers = sorted(n for n, cls in SEARCHERS.items() if cls.objective == "rank")  # not sparse (additions)
-    ap.add_argument("--searchers", nargs="+", default=rank_searchers, help="names (default: every one that lowers rank)")
+    ap.add_argument(
+        "--searchers", nargs="+", default=rank_searchers, help="names (default: every one that lowers rank)"
+    )
     ap.add_argument("--seeds", type=int, default=3, help="runs per searcher and target, seeds 0.. (default 3)")
     ap.add_argument("--seconds", type=float, default=30.0, help="time budget of one run (default 30)")
     ap.add_argument("--json", help="write every run's result to this file")

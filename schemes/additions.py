@@ -18,6 +18,10 @@ Methods (each deterministic for a given seed):
 - ``exact``: branch and bound over every elimination order, with the greedy/anneal program as
   the first bound; when it finishes (``proved``) no order of pair eliminations does better.
   Its space is the one all methods search (pair CSE), not every straight-line program.
+- ``bp``: signed Boyar–Peralta (``slp``), which leaves pair CSE: it grows a base of signed sums
+  and may cancel terms; on the forms and on their transpose, ``restarts`` runs each, for families
+  with coefficients -1, 0, 1 only; the lookahead program is kept where it is shorter (and for
+  every other family).
 
 The program stays in the scheme's ring: for integer coefficients (ZT, Z, or a finite field's
 0/±1 representatives) only integer ratios are used, so a pair ``2 x_i + x_j`` becomes the fresh
@@ -53,7 +57,7 @@ __all__ = [
     "peak_temporaries",
 ]
 
-METHODS = ("greedy", "random", "lookahead", "anneal", "exact")
+METHODS = ("greedy", "random", "lookahead", "anneal", "exact", "bp")
 Coef = int | Fraction
 Form = dict[int, Coef]
 
@@ -298,7 +302,7 @@ def reduce_additions(
 ) -> ReducedScheme:
     """CSE on the three families by ``method`` (see the module docstring).
 
-    ``restarts``: runs of random/anneal (stopped early after ``seconds``); ``width``: pairs tried
+    ``restarts``: runs of random/anneal/bp (stopped early after ``seconds``); ``width``: pairs tried
     per step by lookahead; ``iters``: annealing moves per run; ``max_nodes`` and ``seconds``
     bound the exact search. ``integral`` (default: the scheme's coefficients are all integers)
     keeps every fresh variable an integer combination, so that the program stays inside Z.
@@ -341,7 +345,7 @@ def reduce_additions(
             for f, (inputs, forms) in enumerate(families):
                 s = seed * 1_000_003 + k
                 keep(f, kernels[f].run(1, s) if on_kernel else _cse(inputs, forms, random.Random(s), ints))
-    elif method == "lookahead":
+    elif method in ("lookahead", "bp"):
         for f, fam in enumerate(kernels):
             keep(f, fam.pilot(width))
     elif method in ("anneal", "exact"):
@@ -358,6 +362,14 @@ def reduce_additions(
             keep(f, prog)
             done.append(finished)
         proved = all(done)
+    if method == "bp" and on_kernel:
+        from .slp import signed_bp_program
+
+        deadline = math.inf if seconds is None else t0 + seconds
+        for f, (inputs, forms) in enumerate(families):
+            prog = signed_bp_program(inputs, forms, seed=seed, restarts=max(restarts, 1), deadline=deadline)
+            if prog is not None:
+                keep(f, prog)
     return ReducedScheme(scheme, best[0], best[1], best[2], method, naive, proved)
 
 

@@ -55,7 +55,7 @@ __all__ = [
 ]
 
 MODELS = ("ring", "xor", "mixed")
-COST_METHODS = (*METHODS, "bp")
+COST_METHODS = tuple(dict.fromkeys((*METHODS, "bp")))
 BP_MAX_INPUTS = 20
 """Boyar–Peralta keeps the distance of every vector of F2^inputs (a table of 2^inputs bytes):
 a map whose inputs and outputs both exceed this gets pair CSE only."""

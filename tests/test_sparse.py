@@ -42,6 +42,22 @@ def test_reports_at_the_fixed_rank_get_cheaper_and_their_cost_is_the_real_one():
         assert s.progress().cost == at_rank[-1]
 
 
+def test_bp_objective_reports_the_signed_bp_count():
+    s = _searcher("bp", seed=5)
+    counts = []
+    for _ in range(150):
+        for r in s.step(20_000):
+            if r.candidate.rank == 23:
+                scheme = r.candidate.to_scheme(matmul_tensor("3x3x3"), "ZT")
+                assert r.cost == reduce_additions(scheme, "bp", restarts=1, seed=0).additions
+                counts.append(r.cost)
+    assert len(counts) >= 2 and counts == sorted(counts, reverse=True)
+    snap = s.snapshot()
+    again = _searcher("bp", seed=6)
+    again.restore(snap)
+    assert again.progress().cost == s.progress().cost == counts[-1]
+
+
 def test_a_sparse_run_stops_at_its_goal_and_records_the_additions(flipforge_cmd, tmp_path):
     run = tmp_path / "run"
     args = ["search", "2x2x2", "--domain", "ZT", "--searcher", "sparse", "--rank", "7", "--goal", "15"]

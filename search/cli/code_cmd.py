@@ -61,7 +61,8 @@ def _reduce(
     help="The CSE method: greedy takes the most frequent pair first; random restarts greedy with random "
     "tie-breaks; lookahead tries the --width most frequent pairs at each step and finishes each greedily; "
     "anneal anneals over elimination orders (--restarts runs); exact searches every order (branch and "
-    "bound, small schemes) and says whether it proved its count optimal.",
+    "bound, small schemes) and says whether it proved its count optimal; bp (ternary schemes) is a signed "
+    "Boyar-Peralta search that may cancel terms, which pair CSE cannot, kept where it is shorter.",
 )
 @click.option(
     "--restarts",

@@ -5,9 +5,12 @@ it holds a scheme of rank R or lower, or, with ``--rank 0``, once it has walked 
 without a new lowest rank. From then on a walker anneals at that rank: a move is a short run of
 flips (or, now and then, a plus transition and flips until a reduction comes back), kept by the
 Metropolis rule on the cost: the additions left after greedy CSE (``--objective cse``) or the
-naive additions (``naive``). A walker that finds nothing cheaper for ``patience`` moves restarts
-from a scheme of the rank it has not annealed yet (the descent keeps walking to supply them) or
-from the cheapest one. Reports carry the cost: at the same rank a cheaper scheme is a new best,
+naive additions (``naive``). With ``bp`` the walk anneals on the greedy count, and the states it
+reaches within ``bp_margin`` of the lowest greedy count seen are counted again by the signed
+Boyar-Peralta program search (milliseconds, too slow for every move): that count is reported.
+A walker that finds nothing cheaper for ``patience`` moves restarts, alternately from the
+cheapest scheme and from a fresh one of the rank (a pool member not annealed yet, or a descent
+from one rank above). Reports carry the cost: at the same rank a cheaper scheme is a new best,
 and a lower rank always is (the annealing moves to it).
 """
 
@@ -19,14 +22,14 @@ from typing import Any
 import numpy as np
 from flipforge.schemes import Tensor
 
-from ..packing import Packed
+from ..packing import Packed, unpack
 from .base import TUNING_LIMIT, Candidate, Progress, Report, option
 from .flip_pool import FlipPoolParams, FlipPoolSearcher
 
 __all__ = ["SparseParams", "SparseSearcher"]
 
 _MAX = TUNING_LIMIT - 1
-OBJECTIVES = ("cse", "naive")
+OBJECTIVES = ("cse", "naive", "bp")
 
 
 def _objective(value: str) -> str | None:
@@ -38,7 +41,15 @@ class SparseParams(FlipPoolParams):
     """The flip-pool options (for the descent) plus the annealing at fixed rank."""
 
     rank: int = option(0, "Rank to lower additions at (0: where the descent settles, see --settle-flips).", 0, _MAX)
-    objective: str = option("cse", "Cost to lower: cse (additions after greedy CSE) or naive.", check=_objective)
+    objective: str = option(
+        "cse",
+        "Cost to lower: cse (additions after greedy CSE), naive, or bp (walk on the greedy count; report the "
+        "signed Boyar-Peralta count of states within --bp-margin of the cheapest greedy count seen).",
+        check=_objective,
+    )
+    bp_margin: int = option(
+        2, "With --objective bp: greedy count above the lowest seen still worth a BP count.", 0, _MAX
+    )
     temperature: float = option(1.0, "Annealing temperature: a move costing d more additions is kept with "
                                 "probability exp(-d/T).", 1e-3, 1e6)  # fmt: skip
     segment: int = option(2, "Flips per annealing move, at most.", 1, _MAX)
@@ -77,6 +88,7 @@ class SparseSearcher(FlipPoolSearcher):
         self.moves = self.since = 0
         self.used = 0  # pool members at the fixed rank the walker has started from
         self.restarts = 0
+        self.low_greedy = 0  # with --objective bp: the lowest greedy count the walk has seen
         self.lowest_seen = self.search.best_rank
         self.flips_at_lowest = 0
 
@@ -102,9 +114,18 @@ class SparseSearcher(FlipPoolSearcher):
         return s.best_rank if s.flips - self.flips_at_lowest >= p.settle_flips else 0
 
     def _cost(self, m: np.ndarray) -> int:
+        """The count the annealing walks on (greedy CSE or naive, in the kernel)."""
         from ..kernels.cost import arena_cost
 
         return int(arena_cost(m, self.widths, self.kind))
+
+    def _objective(self, m: np.ndarray) -> int:
+        """The count reported: the walk's own, or with ``--objective bp`` the signed BP program's."""
+        if self.params.objective != "bp":
+            return self._cost(m)
+        from flipforge.schemes.additions import reduce_additions
+
+        return reduce_additions(unpack(self._packed(m), self.tensor), "bp", restarts=1, seed=0).additions
 
     def _load(self, packed: Packed) -> None:
         from ..kernels.index import new_arena
@@ -129,7 +150,8 @@ class SparseSearcher(FlipPoolSearcher):
         self._load(members[0])
         assert self.arena is not None
         self.cheapest = self.arena.copy()
-        self.best_cost = self.current
+        self.best_cost = self._objective(self.arena)
+        self.low_greedy = self.current
         return [self._report(self.cheapest, self.best_cost)]
 
     # --- the annealing ---------------------------------------------------------------------------
@@ -192,27 +214,40 @@ class SparseSearcher(FlipPoolSearcher):
             self.fixed = packed.rank
             self.used = len(self.search.pools.get(self.fixed, _NoPool).members)
             self.cheapest = walk_best.copy()
-            self.best_cost = int(cost)
+            self.best_cost = self._objective(walk_best)
             self._load(packed)
+            self.low_greedy = self.current
             return [self._report(self.cheapest, self.best_cost)]
-        if cost < self.walk_cost:
+        improved = cost < self.walk_cost
+        if improved:
             self.walk_cost = int(cost)
             self.since = 0
-            if cost < self.best_cost:
-                self.best_cost = int(cost)
-                self.cheapest = walk_best.copy()
-                reports.append(self._report(self.cheapest, self.best_cost))
         else:
             self.since += int(done)
-            if self.since >= p.patience:
-                self._restart()
+        if p.objective == "bp":
+            self.low_greedy = min(self.low_greedy, self.walk_cost)
+            states = [walk_best] if improved else []
+            if self.current <= self.low_greedy + p.bp_margin:
+                states.append(self.arena)
+            for m in states:
+                counted = self._objective(m)
+                if counted < self.best_cost:
+                    self.best_cost = counted
+                    self.cheapest = m.copy()
+                    reports.append(self._report(self.cheapest, self.best_cost))
+        elif improved and cost < self.best_cost:
+            self.best_cost = int(cost)
+            self.cheapest = walk_best.copy()
+            reports.append(self._report(self.cheapest, self.best_cost))
+        if self.since >= p.patience:
+            self._restart()
         return reports
 
     def _report_packed(self, packed: Packed) -> Report:
         from ..kernels.index import new_arena
 
         m = new_arena(packed.fp, packed.fn, packed.code, packed.rank + 2, 0)
-        return Report(self._candidate(packed), self._work(), self._cost(m))
+        return Report(self._candidate(packed), self._work(), self._objective(m))
 
     # --- the seam --------------------------------------------------------------------------------
 
@@ -247,6 +282,7 @@ class SparseSearcher(FlipPoolSearcher):
                 self.lowest_seen,
                 self.flips_at_lowest,
                 self.restarts,
+                self.low_greedy,
             ],
             "arena": empty if self.arena is None else self.arena.copy(),
             "cheapest": empty if self.cheapest is None else self.cheapest.copy(),
@@ -258,7 +294,8 @@ class SparseSearcher(FlipPoolSearcher):
         sparse = state.pop("sparse")
         super().restore(state)
         (self.fixed, self.current, self.best_cost, self.walk_cost, self.moves, self.since, self.used,
-         self.lowest_seen, self.flips_at_lowest, self.restarts) = (int(x) for x in sparse["counters"])  # fmt: skip
+         self.lowest_seen, self.flips_at_lowest, self.restarts, self.low_greedy) = (
+            int(x) for x in sparse["counters"])  # fmt: skip
         arena, cheapest = np.asarray(sparse["arena"]), np.asarray(sparse["cheapest"])
         self.arena = arena.astype(np.int64).copy() if arena.size else None
         self.cheapest = cheapest.astype(np.int64).copy() if cheapest.size else None
