@@ -31,7 +31,7 @@ def test_reports_at_the_fixed_rank_get_cheaper_and_their_cost_is_the_real_one():
             for r in s.step(20_000):
                 scheme = r.candidate.to_scheme(matmul_tensor("3x3x3"), "ZT")
                 assert verify(scheme, "ZT").valid
-                if r.candidate.rank == 23:
+                if r.candidate.rank == 23 and r.cost is not None:  # the descent's reports carry none
                     real = (
                         reduce_additions(scheme, "greedy").additions if objective == "cse" else naive_additions(scheme)
                     )
@@ -47,7 +47,7 @@ def test_bp_objective_reports_the_signed_bp_count():
     counts = []
     for _ in range(150):
         for r in s.step(20_000):
-            if r.candidate.rank == 23:
+            if r.candidate.rank == 23 and r.cost is not None:
                 scheme = r.candidate.to_scheme(matmul_tensor("3x3x3"), "ZT")
                 assert r.cost == reduce_additions(scheme, "bp", restarts=1, seed=0).additions
                 counts.append(r.cost)
