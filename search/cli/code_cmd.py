@@ -121,6 +121,8 @@ def reduce_command(
     \b
     Examples:
       flipforge reduce builtin:winograd            # 24 naive -> 15
+      flipforge reduce builtin:winograd -m exact   # 15, proved optimal among pair eliminations
+      flipforge reduce schemes/collection/3x3x3-r23-ZT-57.json -m bp   # 57 (signed Boyar-Peralta)
       flipforge reduce best-23.json --walk 200000  # sparser scheme first (ZT flips), then CSE
       flipforge reduce laderman.exp --method random --restarts 200 --out laderman.txt
     """
