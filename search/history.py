@@ -111,6 +111,7 @@ class History:
     target_rank: int | None = None
     start_rank: int | None = None
     created: str | None = None
+    start_best: Best | None = None  # a start that was itself searched for (blocks): the first best
     sessions: list[Session] = field(default_factory=list)
     events: int = 0  # lines read as events
     skipped_lines: int = 0  # lines that are not a JSON event (the torn last line included)
@@ -119,7 +120,7 @@ class History:
 
     @property
     def bests(self) -> list[Best]:
-        return [b for s in self.sessions for b in s.bests]
+        return [*([self.start_best] if self.start_best else []), *(b for s in self.sessions for b in s.bests)]
 
     @property
     def best_rank(self) -> int | None:
@@ -204,6 +205,12 @@ class _Reader:
             h.seed = _int(ev.get("seed"))
             h.target_rank = _int(ev.get("target_rank"))
             h.start_rank = _int(ev.get("start_rank"))
+            return
+        if kind == "best" and ev.get("start") is True and not h.sessions and _int(ev.get("rank")) is not None:
+            h.start_best = Best(
+                rank=int(ev["rank"]), time=_str(ev.get("time")), seconds=_num(ev.get("seconds")), flips=0,
+                worker=None, file=_str(ev.get("file")),
+            )  # fmt: skip
             return
         if kind == "start":
             self.close("killed")  # the previous session has no stop: its process died
@@ -348,6 +355,9 @@ def format_history(h: History) -> str:
         f"run {h.run} ({h.path}): {what}, seed {_opt(h.seed)}, start rank {_opt(h.start_rank)}, {goal}, "
         f"best rank {_opt(h.best_rank)}; created {_opt(h.created)}"
     ]
+    if h.start_best is not None:
+        b = h.start_best
+        lines.append(f"start built from blocks: rank {b.rank} in {_dur(b.seconds)} -> {_opt(b.file)}")
     if not h.sessions:
         lines.append("  no events recorded yet" if not h.events else "  no session started yet")
     for s in h.sessions:

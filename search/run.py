@@ -9,6 +9,7 @@ after every scheme in it was re-checked exactly. The sessions themselves are
 from __future__ import annotations
 
 import contextlib
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from flipforge.schemes import (
 from flipforge.schemes.db import SchemeDB, best_known_table, tensor_key
 from flipforge.verify import VerifyResult, verify
 
+from .blocks import block_start, resolve_start
 from .packing import RUN_DOMAINS, SEARCH_DOMAINS, Packed, check_width, pack, pool_domain, search_domain, unpack
 from .rundir import (
     BEST_FILE,
@@ -219,13 +221,24 @@ def _start_schemes(tensor: Tensor, start: str, note: Any = None) -> list[Scheme]
 
 
 def start_pools(
-    tensor: Tensor, domain: str, start: str, note: Any = None, db_path: str | None = None
+    tensor: Tensor, domain: str, start: str, note: Any = None, db_path: str | None = None, seed: int = 0
 ) -> dict[int, list[Packed]]:
     """The start pools: the naive scheme, a built-in (``builtin:strassen``), every scheme for
-    this target in a file or folder (``note`` is told about entries skipped there), or ``db``:
-    the database's best schemes of the format and its neighbours (``db_start``)."""
+    this target in a file or folder (``note`` is told about entries skipped there), ``db``:
+    the database's best schemes of the format and its neighbours (``db_start``), or ``blocks``:
+    a direct sum of short searches on smaller formats (``blocks``, deterministic for ``seed``)."""
     pools: dict[int, list[Packed]] = {}
-    if start == "db":
+    if start == "blocks":
+        if tensor.fmt is None:
+            raise SchemeError("--start blocks: needs a matrix multiplication format (NxMxP)")
+        if note is not None:
+            note("building the start from blocks (short searches on smaller formats; --start naive skips this)")
+
+        def known(block: Tensor) -> int | None:
+            return default_target(block, pool_domain(domain), None)[0]
+
+        schemes = [block_start(tensor, pool_domain(domain), seed, known=known)]
+    elif start == "db":
         from .db_start import db_start_schemes
 
         with open_db(db_path, readonly=True) as database:
@@ -240,6 +253,24 @@ def start_pools(
             raise SchemeError(f"--start {start}: {exc}") from None
         pools.setdefault(packed.rank, []).append(packed)
     return pools
+
+
+def _save_block_start(
+    run: RunDir, config: RunConfig, pools: dict[int, list[Packed]], seconds: float
+) -> dict[str, Any] | None:
+    """A start built from blocks was found by flipforge's own searches: it is the run's first best
+    (file, database, ``best`` event), so that a run whose start already meets its target still
+    names a verified scheme. None when the directory refused the file (the scheme is in the pools)."""
+    from .sinks import BestSinks
+
+    rank = min(pools)
+    meta = {"found_by": "flipforge blocks start", "run": run.run_id, "seed": config.seed, "seconds": round(seconds, 3)}
+    scheme, proof = _verified(pools[rank][0], run.tensor(config), meta)
+    with open_db(config.db) if config.db else contextlib.nullcontext() as database:
+        name = BestSinks(run, config, database, None, run.event).accept(scheme, proof, 0)
+    if name is None:
+        return None
+    return {"rank": rank, "worker": 0, "flips": 0, "seconds": round(seconds, 3), "file": name, "start": True}
 
 
 def check_nonzero(tensor: Tensor, domain: str) -> None:
@@ -260,7 +291,7 @@ def create_run(
     pool_size: int = 50,
     params: dict[str, Any] | None = None,
     searcher: str = DEFAULT_SEARCHER,
-    start: str = "naive",
+    start: str = "auto",
     run_dir: str | Path | None = None,
     runs_root: Path | None = None,
     db: str | Path | None = None,
@@ -274,7 +305,7 @@ def create_run(
     (``beyond``: one below it, a new record); ``db`` is the scheme database for new bests.
     """
     cls = get_searcher(searcher)
-    domain = search_domain(domain, RUN_DOMAINS if {"Z", "Q"} & set(cls.domains) else SEARCH_DOMAINS)
+    domain = search_domain(domain, RUN_DOMAINS if set(cls.domains) - set(SEARCH_DOMAINS) else SEARCH_DOMAINS)
     tensor = load_target(target)
     check_nonzero(tensor, domain)
     if not 0 <= seed <= MAX_SEED:
@@ -298,7 +329,10 @@ def create_run(
         target_source = f"best known over {domain}: {known} ({citation})" + ("; --beyond: one below" if beyond else "")
     if lift_to is not None and (domain not in ("F2", "F3") or lift_to.upper() not in ("ZT", "Z", "Q")):
         raise SchemeError("--lift needs a search over F2 or F3 and a target ZT, Z or Q")
-    pools = start_pools(tensor, domain, start, note, db_path)
+    t_start = time.monotonic()
+    start = resolve_start(start, tensor, searcher, domain)
+    pools = start_pools(tensor, domain, start, note, db_path, seed)
+    start_seconds = time.monotonic() - t_start if start == "blocks" else 0.0
     label = tensor.label(with_shape=False)
     root = runs_root or default_runs_root()
     path = Path(run_dir) if run_dir else root / new_run_id(root, label, domain)
@@ -319,11 +353,25 @@ def create_run(
     run = RunDir(path)
     run.create(config, tensor)
     start_rank = min(pools)
-    state = {"status": "new", "sessions": 0, "flips": 0, "seconds": 0.0, "start_rank": start_rank}
+    # a start that searched (blocks) counts its time as the run's: bests say when they came in all
+    state = {"status": "new", "sessions": 0, "flips": 0, "seconds": round(start_seconds, 3), "start_rank": start_rank}
     state.update(best_rank=start_rank, best_file=None)
     try:
+        best = _save_block_start(run, config, pools, start_seconds) if start == "blocks" else None
+        if best is not None:
+            state["best_file"] = best["file"]
         run.write_checkpoint(state, pools)
-        run.event("created", target=label, domain=domain, seed=seed, target_rank=target_rank, start_rank=start_rank)
+        run.event(
+            "created",
+            target=label,
+            domain=domain,
+            seed=seed,
+            target_rank=target_rank,
+            start_rank=start_rank,
+            start_seconds=round(start_seconds, 3),
+        )
+        if best is not None:
+            run.event("best", **best)
     except OSError as exc:
         raise RunError(f"{run.path}: cannot write to the run directory ({exc.strerror or exc})") from None
     return run

@@ -71,3 +71,9 @@ def _signal_state_is_restored(request):
     signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     if changed:
         warnings.warn(f"{request.node.nodeid} changed the signal state: {', '.join(changed)}", stacklevel=1)
+
+
+def pytest_collection_modifyitems(config, items):
+    """The real-cluster Ray tests run last: Ray leaves threads and helper processes in the pytest
+    process until it exits, and no other test (the Ctrl-C tests above all) should run beside them."""
+    items.sort(key=lambda item: item.path.name == "test_backend_ray.py")

@@ -232,7 +232,8 @@ TARGET is a matrix multiplication format such as 3x3x3, a structured product suc
 (upper triangular x general, in the flip-cpd letter codes: g general, u/l upper/lower
 triangular, s symmetric, k skew, w skew plus diagonal, t for X·Xᵀ as in gt-444), a polynomial
 product such as pm-22, or a .npy file with a 3-way integer tensor. The default searcher
-(flip-pool) starts walkers from the naive scheme (or --start);
+(flip-pool) starts walkers from the naive scheme (from blocks for sides of 5 or more and over F3, or
+--start);
 they flip at random, take reductions as they appear and plus transitions when stuck, and a
 pool of distinct schemes per rank keeps restarts diverse; --searcher picks another strategy
 (its options are listed under its name below). Workers run as local processes, or as actors
@@ -322,10 +323,13 @@ def _time_option(help_text: str):  # noqa: ANN202 (a click decorator)
 )
 @click.option(
     "--start",
-    default="naive",
+    default="auto",
     show_default=True,
-    metavar="naive|db|builtin:NAME|PATH",
-    help="Start scheme(s): naive, builtin:strassen, builtin:winograd, builtin:naive:NxMxP, a file or folder, or db "
+    metavar="auto|naive|blocks|db|builtin:NAME|PATH",
+    help="Start scheme(s): auto (blocks for a flip-pool search of a format with a side of 5 or more, and over F3 "
+    "where blocks are walked over ZT; else naive), naive, blocks (a direct sum of short searches on the halves of the largest side, "
+    "recursively: a far lower start on large and rectangular formats, built in seconds, its time counted in the "
+    "run's), builtin:strassen, builtin:winograd, builtin:naive:NxMxP, a file or folder, or db "
     "(the database's best schemes of the format, and of the formats one index larger, projected, or smaller, "
     "extended).",
 )
@@ -433,7 +437,8 @@ def search_command(
             goal = f"target rank {config.target_rank}" + (f" ({config.target_source})" if config.target_source else "")
         click.echo(
             f"run {run.run_id} ({run.path}): {config.label} over {config.domain} from rank "
-            f"{state['start_rank']} ({start}), {goal}, {workers} {searcher} worker(s) on {engine.name}, seed {seed}",
+            f"{state['start_rank']} ({config.start}), {goal}, {workers} {searcher} worker(s) on {engine.name}, "
+            f"seed {seed}",
             err=True,
         )
         _run(run, workers, seconds, quiet, as_json, backend=engine)
