@@ -327,9 +327,9 @@ def _time_option(help_text: str):  # noqa: ANN202 (a click decorator)
     show_default=True,
     metavar="auto|naive|blocks|db|builtin:NAME|PATH",
     help="Start scheme(s): auto (blocks for a flip-pool search of a format with a side of 5 or more, and over F3 "
-    "where blocks are walked over ZT; else naive), naive, blocks (a direct sum of short searches on the halves of the largest side, "
-    "recursively: a far lower start on large and rectangular formats, built in seconds, its time counted in the "
-    "run's), builtin:strassen, builtin:winograd, builtin:naive:NxMxP, a file or folder, or db "
+    "where blocks are walked over ZT; else naive), naive, blocks (a direct sum of short searches on the halves "
+    "of the largest side, recursively: a far lower start on large and rectangular formats, built in seconds, "
+    "its time counted in the run's), builtin:strassen, builtin:winograd, builtin:naive:NxMxP, a file or folder, or db "
     "(the database's best schemes of the format, and of the formats one index larger, projected, or smaller, "
     "extended).",
 )
