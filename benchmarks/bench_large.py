@@ -9,7 +9,14 @@ at the end. Takes ``len(formats) * len(seeds) * T`` seconds (20 minutes for the 
     python benchmarks/bench_large.py --json results.json   # also keep the raw numbers
     python benchmarks/bench_large.py --formats ug-444 gt-444 --time 1800 --checkpoints 600 1800
 
-Any target name works (structured products such as ``ug-444`` too); ``--domain`` picks the field.
+Any target name works (structured products such as ``ug-444`` too); ``--domain`` picks the field;
+every run starts from ``--start`` (default naive: ``flipforge search`` itself may start a large
+flip-pool search from blocks, and a comparison needs the same start for every searcher).
+``--searchers`` runs each format and seed with every listed searcher (same seed, same time, one
+after another) and prints their best ranks side by side, with the flips each run did:
+
+    python benchmarks/bench_large.py --formats 3x4x5 --seeds 1 2 3 --time 60 --workers 1 \
+        --checkpoints 30 60 --searchers flip-pool meta
 
 The target is rank 1 so that no run stops early; ``--checkpoints`` lists the times looked at.
 """
@@ -34,12 +41,22 @@ def best_by(events: list[dict], seconds: float, start: int) -> int:
 
 
 def one_run(
-    flipforge: str, fmt: str, seconds: float, seed: int, workers: int, extra: list[str], domain: str = "F2"
+    flipforge: str,
+    fmt: str,
+    seconds: float,
+    seed: int,
+    workers: int,
+    extra: list[str],
+    domain: str = "F2",
+    searcher: str | None = None,
+    start: str = "naive",
 ) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp) / "run"
         cmd = [flipforge, "search", fmt, "-d", domain, "-r", "1", "-w", str(workers), "-t", str(seconds)]
-        cmd += ["-s", str(seed), "--run-dir", str(run_dir), "--no-db", "-q", "--json", *extra]
+        cmd += ["-s", str(seed), "--start", start, "--run-dir", str(run_dir), "--no-db", "-q", "--json", *extra]
+        if searcher:
+            cmd += ["--searcher", searcher]
         subprocess.run(cmd, check=False, stdout=subprocess.DEVNULL)
         lines = (run_dir / "events.jsonl").read_text().splitlines()
         return [json.loads(line) for line in lines if line.strip()]
@@ -53,25 +70,49 @@ def main() -> int:
     ap.add_argument("--checkpoints", nargs="+", type=float, default=[60.0, 300.0])
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--domain", default="F2", choices=["F2", "F3", "ZT"])
+    ap.add_argument("--searchers", nargs="+", default=None, help="searchers side by side (default: the search's)")
+    ap.add_argument(
+        "--start", default="naive", help="start of every run (naive, so that searchers compare from the same scheme)"
+    )
     ap.add_argument("--flipforge", default=shutil.which("flipforge") or "flipforge")
     ap.add_argument("--json", type=Path, help="also write the raw results here")
     ap.add_argument("extra", nargs="*", help="more search options, after --")
     args = ap.parse_args()
     marks = [c for c in args.checkpoints if c <= args.time]
-    header = "| target | seed | start | " + " | ".join(f"best after {c:g} s" for c in marks) + " |"
-    rows = [header, "|---|---:|---:|" + "---:|" * len(marks)]
+    names = args.searchers or [None]
+    cols = [f"{n + ' ' if n else ''}best after {c:g} s" for n in names for c in marks]
+    if args.searchers:
+        cols += [f"{n} flips" for n in names]
+    header = "| target | seed | start | " + " | ".join(cols) + " |"
+    rows = [header, "|---|---:|---:|" + "---:|" * len(cols)]
     print("\n".join(rows), flush=True)
     raw = []
     for fmt in args.formats:
         for seed in args.seeds:
-            events = one_run(args.flipforge, fmt, args.time, seed, args.workers, args.extra, args.domain)
-            created = next(e for e in events if e.get("event") == "created")
-            start = int(created["start_rank"])
-            bests = [best_by(events, c, start) for c in marks]
-            raw.append(
-                {"format": fmt, "seed": seed, "start": start, "bests": dict(zip(map(str, marks), bests, strict=True))}
-            )
-            rows.append(f"| {fmt} | {seed} | {start} | " + " | ".join(map(str, bests)) + " |")
+            cells, flips = [], []
+            for name in names:
+                events = one_run(
+                    args.flipforge, fmt, args.time, seed, args.workers, args.extra, args.domain, name, args.start
+                )
+                created = next(e for e in events if e.get("event") == "created")
+                start = int(created["start_rank"])
+                bests = [best_by(events, c, start) for c in marks]
+                stop = [e for e in events if e.get("event") == "stop"]
+                flips.append(stop[-1].get("flips") if stop else None)
+                raw.append(
+                    {
+                        "format": fmt,
+                        "seed": seed,
+                        "searcher": name,
+                        "start": start,
+                        "flips": flips[-1],
+                        "bests": dict(zip(map(str, marks), bests, strict=True)),
+                    }
+                )
+                cells += map(str, bests)
+            if args.searchers:
+                cells += [f"{f / 1e6:.0f} M" if f else "-" for f in flips]
+            rows.append(f"| {fmt} | {seed} | {start} | " + " | ".join(cells) + " |")
             print(rows[-1], flush=True)
     if args.json:
         args.json.write_text(json.dumps(raw, indent=1))

@@ -1,19 +1,25 @@
-"""A campaign: one search per (target, domain), one after another, resumable as one directory.
+"""A campaign: one search per (target, domain) and searcher, one after another, resumable as one directory.
 
 Each entry is a real ``flipforge search`` (then ``flipforge resume`` when it was interrupted) in
-its own run directory ``<target>-<domain>`` under the campaign directory, from the naive scheme,
-storing into one database; the best F2/F3 result of each entry is lifted (to Z, resp. Q) when
-its search ends. The plan is ``campaign.json``; whether an entry
-is finished is read from its run's own checkpoint, so a campaign started again goes on where it
-stopped and never repeats finished work. ``report.md`` (and ``report.json``) are rewritten
-after every entry: flipforge's own best rank per target and domain against the best known, and
-the search seconds it took to get there.
+its own run directory under the campaign directory, from the naive scheme, storing into one
+database; the best F2/F3 result of each entry is lifted (to Z, resp. Q) when its search ends.
+With one searcher the run directory is ``<target>-<domain>``; with several (``--searchers
+flip-pool,meta``) each searcher has its own, ``<target>-<domain>/<searcher>``, and each gets the
+whole time per format (the searchers run one after another, so a campaign of S searchers takes S
+times as long; the time is not split, so that each searcher's result is what it reaches in the
+stated budget). The plan is ``campaign.json`` (one without ``searchers``, written before there
+could be several, reads as its one ``searcher``); whether an entry is finished is read from its
+run's own checkpoint, so a campaign started again goes on where it stopped and never repeats
+finished work. ``report.md`` (and ``report.json``) are rewritten after every entry: flipforge's
+own best rank per target and domain (the best over the searchers, and which searcher found it
+first) against the best known, and the search seconds it took to get there.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import re
 import signal
 import subprocess
@@ -31,6 +37,7 @@ __all__ = [
     "parse_targets",
     "entry_dir",
     "entry_row",
+    "best_row",
     "finished",
     "run_entry",
     "lift_entry",
@@ -47,7 +54,10 @@ _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 @dataclass(frozen=True)
 class Plan:
-    """What a campaign runs: every target in every domain for ``seconds`` each."""
+    """What a campaign runs: every target in every domain with every searcher, ``seconds`` each.
+
+    ``searchers`` is empty in plans written before a campaign could run several: ``searcher``
+    is then the one. New plans list them all and keep the first in ``searcher``."""
 
     targets: list[str]
     domains: list[str]
@@ -56,6 +66,16 @@ class Plan:
     seed: int
     searcher: str = "flip-pool"
     extra: list[str] = field(default_factory=list)
+    searchers: list[str] = field(default_factory=list)
+
+    @property
+    def names(self) -> list[str]:
+        """The searchers every (target, domain) runs, in order."""
+        return list(self.searchers) or [self.searcher]
+
+    def sub(self, searcher: str) -> str | None:
+        """The subdirectory of ``searcher``'s run in an entry: None (the entry's own) with one searcher."""
+        return searcher if len(self.names) > 1 else None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"
@@ -92,8 +112,9 @@ def parse_targets(spec: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def entry_dir(root: Path, target: str, domain: str) -> Path:
-    return root / f"{target}-{domain}"
+def entry_dir(root: Path, target: str, domain: str, sub: str | None = None) -> Path:
+    """The run directory of one entry (of one searcher's run of it, with ``sub``)."""
+    return root / f"{target}-{domain}" / sub if sub else root / f"{target}-{domain}"
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -104,9 +125,9 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def entry_row(root: Path, target: str, domain: str) -> dict[str, Any]:
+def entry_row(root: Path, target: str, domain: str, sub: str | None = None) -> dict[str, Any]:
     """What one entry's run directory says: status, best rank, best known, seconds to the best."""
-    run = entry_dir(root, target, domain)
+    run = entry_dir(root, target, domain, sub)
     row: dict[str, Any] = {"target": target, "domain": domain, "status": "pending", "run_dir": str(run)}
     checkpoint, config = _read_json(run / "checkpoint.json"), _read_json(run / "config.json")
     if checkpoint is None or config is None:
@@ -136,26 +157,32 @@ def finished(row: dict[str, Any], plan: Plan) -> bool:
     return row["status"] in DONE or float(row.get("seconds") or 0.0) >= plan.seconds
 
 
-def _command(plan: Plan, root: Path, target: str, domain: str, db: str | None, remaining: float) -> list[str]:
-    run = entry_dir(root, target, domain)
+def _command(
+    plan: Plan, root: Path, target: str, domain: str, searcher: str, db: str | None, remaining: float
+) -> list[str]:
+    run = entry_dir(root, target, domain, plan.sub(searcher))
     base = [sys.executable, "-m", "flipforge.search.cli"]
     common = ["-w", str(plan.workers), "-t", f"{max(remaining, 1.0):.3f}", "-q", "--json"]
     common += ["--db", db] if db else ["--no-db"]
     if (run / "config.json").exists():
         return [*base, "resume", str(run), *common]
     cmd = [*base, "search", target, "-d", domain, "-s", str(plan.seed), "--run-dir", str(run), *common]
-    if plan.searcher != "flip-pool":
-        cmd += ["--searcher", plan.searcher]
+    if searcher != "flip-pool":
+        cmd += ["--searcher", searcher]
     return cmd + list(plan.extra)
 
 
-def run_entry(plan: Plan, root: Path, target: str, domain: str, db: str | None) -> tuple[int, str]:
-    """Run (or resume) one entry as the real command; (exit status, last line of its stderr)."""
-    row = entry_row(root, target, domain)
+def run_entry(
+    plan: Plan, root: Path, target: str, domain: str, db: str | None, searcher: str | None = None
+) -> tuple[int, str]:
+    """Run (or resume) one entry with ``searcher`` (the plan's first by default) as the real
+    command; (exit status, last line of its stderr)."""
+    searcher = searcher or plan.names[0]
+    row = entry_row(root, target, domain, plan.sub(searcher))
     if finished(row, plan):
         return 0, ""
     remaining = plan.seconds - float(row.get("seconds") or 0.0)
-    cmd = _command(plan, root, target, domain, db, remaining)
+    cmd = _command(plan, root, target, domain, searcher, db, remaining)
     # the search runs in its own session and gets Ctrl-C, SIGTERM and SIGHUP from here, once, so
     # that it writes its checkpoint and exits with its status while the campaign waits for it
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
@@ -173,24 +200,56 @@ def _cell(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
+def best_row(plan: Plan, root: Path, target: str, domain: str) -> dict[str, Any]:
+    """One (target, domain) over every searcher of the plan: the row of the searcher with the
+    lowest rank (at equal rank the one that got there in fewer search seconds, then plan order),
+    with ``searcher`` naming it and ``by_searcher`` holding every searcher's row."""
+    rows = {name: entry_row(root, target, domain, plan.sub(name)) for name in plan.names}
+
+    def order(name: str) -> tuple[float, float, int]:
+        r = rows[name]
+        best, secs = r.get("best_rank"), r.get("seconds_to_best")
+        return (
+            math.inf if best is None else best,
+            math.inf if secs is None else secs,
+            plan.names.index(name),
+        )
+
+    winner = min(plan.names, key=order)
+    out = dict(rows[winner])
+    out["searcher"] = winner if out.get("best_rank") is not None else None
+    out["by_searcher"] = rows
+    return out
+
+
 def write_report(plan: Plan, root: Path) -> list[dict[str, Any]]:
-    """Rewrite report.md and report.json from the run directories; returns the rows."""
-    rows = [entry_row(root, t, d) for t in plan.targets for d in plan.domains]
+    """Rewrite report.md and report.json from the run directories; returns the rows (one per
+    target and domain, the best over the searchers)."""
+    rows = [best_row(plan, root, t, d) for t in plan.targets for d in plan.domains]
+    several = len(plan.names) > 1
+    who = f"searchers {', '.join(plan.names)} (each the whole time)" if several else f"searcher {plan.searcher}"
+    head = "| target | domain | naive | flipforge's best | best known | reached | search seconds to best | lifted |"
+    rule = "|---|---|---:|---:|---:|---|---:|---|"
+    if several:
+        head += " found by | " + " | ".join(plan.names) + " |"
+        rule += "---|" + "---:|" * len(plan.names)
     lines = [
         f"Campaign: {len(plan.targets)} targets x {', '.join(plan.domains)}, {plan.seconds:g} s each, "
-        f"{plan.workers} worker(s), seed {plan.seed}, searcher {plan.searcher}, from the naive scheme.",
+        f"{plan.workers} worker(s), seed {plan.seed}, {who}, from the naive scheme.",
         "",
-        "| target | domain | naive | flipforge's best | best known | reached | search seconds to best | lifted |",
-        "|---|---|---:|---:|---:|---|---:|---|",
+        head,
+        rule,
     ]
     for r in rows:
         best, known = r.get("best_rank"), r.get("best_known")
         reached = "-" if best is None or known is None else ("yes" if best <= known else f"no (+{best - known})")
         secs = r.get("seconds_to_best")
+        per = [_cell(r["by_searcher"][n].get("best_rank")) for n in plan.names]
+        tail = f" {r.get('searcher') or '-'} | {' | '.join(per)} |" if several else ""
         lines.append(
             f"| {r['target']} | {r['domain']} | {_cell(r.get('start_rank'))} | {_cell(best)} | {_cell(known)} | "
             f"{reached if r['status'] != 'pending' else 'pending'} | {'-' if secs is None else f'{secs:.2f}'} | "
-            f"{r.get('lifted') or '-'} |"
+            f"{r.get('lifted') or '-'} |{tail}"
         )
     done = [r for r in rows if r.get("best_rank") is not None and r.get("best_known") is not None]
     hit = sum(r["best_rank"] <= r["best_known"] for r in done)
@@ -200,15 +259,15 @@ def write_report(plan: Plan, root: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def lift_entry(root: Path, target: str, domain: str, db: str | None) -> None:
+def lift_entry(root: Path, target: str, domain: str, db: str | None, sub: str | None = None) -> None:
     """Lift a finished F2/F3 entry's best scheme (``flipforge lift``), once, after its search:
     lifting every new best during the search would stall it on large formats. The lifted
     scheme is stored in the database too; ``lift.json`` records the outcome either way."""
-    row = entry_row(root, target, domain)
+    row = entry_row(root, target, domain, sub)
     best = row.get("best_rank")
     if domain not in LIFT or best is None or "lifted" in row:
         return
-    run = entry_dir(root, target, domain)
+    run = entry_dir(root, target, domain, sub)
     if not (run / f"best-{best}.json").exists():  # the search found nothing below its start
         record = {"rank": best, "lifted": False, "domain": None, "reason": "nothing found below the start to lift"}
         atomic_write(run / LIFT_FILE, json.dumps(record) + "\n")

@@ -105,7 +105,9 @@ def test_an_interrupted_campaign_resumes_the_entry_it_stopped_in(flipforge_cmd, 
     again = subprocess.run(cmd[:4] + ["--no-db"], env=env, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr
     (row,) = json.loads((tmp_path / "c" / "report.json").read_text())
-    assert row["status"] in ("reached", "time") and row["best_rank"] <= 49, (row, again.stderr)
+    # the rank reached in 12 s depends on where the interrupt fell and on the machine's load (a walk
+    # resumed from its checkpoint is not the walk it would have been): only progress is asserted
+    assert row["status"] in ("reached", "time") and row["best_rank"] < 64, (row, again.stderr)
     assert row["seconds"] <= 12 + 5  # resumed for the rest of its time, not from zero
 
 
@@ -126,3 +128,55 @@ def test_an_entry_that_found_nothing_below_its_start_is_not_lifted(flipforge_cmd
     lift_entry(tmp_path, "2x2x2", "F2", None)
     record = json.loads((run / LIFT_FILE).read_text())
     assert record["lifted"] is False and "nothing found below the start" in record["reason"]
+
+
+def test_campaign_with_several_searchers_reports_the_best_and_who_found_it(flipforge_cmd, tmp_path):
+    args = ["--formats", "2x2x3", "--domains", "F2", "--time-per-format", "60", "-w", "1", "--no-db"]
+    out = _campaign(flipforge_cmd, tmp_path, *args, "--searchers", "flip-pool,meta")
+    assert out.returncode == 0, out.stderr
+    plan = json.loads((tmp_path / "c" / "campaign.json").read_text())
+    assert plan["searchers"] == ["flip-pool", "meta"]
+    (row,) = json.loads((tmp_path / "c" / "report.json").read_text())
+    assert row["best_rank"] == 11 and row["searcher"] in ("flip-pool", "meta")
+    assert set(row["by_searcher"]) == {"flip-pool", "meta"}
+    for name, sub in row["by_searcher"].items():  # each searcher ran in its own run directory
+        assert sub["best_rank"] == 11 and sub["status"] == "reached"
+        assert sub["run_dir"].endswith(f"2x2x3-F2/{name}")
+        config = json.loads((tmp_path / "c" / "2x2x3-F2" / name / "config.json").read_text())
+        assert config["searcher"] == name
+    assert "found by | flip-pool | meta |" in out.stdout
+    assert "| 2x2x3 | F2 | 12 | 11 | 11 | yes |" in out.stdout
+    assert out.stderr.count("2x2x3 F2 flip-pool: rank 11") == 1 and out.stderr.count("2x2x3 F2 meta: rank 11") == 1
+    again = _campaign(flipforge_cmd, tmp_path, "--no-db")
+    assert again.returncode == 0 and again.stderr.count("done before") == 2
+    clash = _campaign(flipforge_cmd, tmp_path, "--searchers", "meta")
+    assert clash.returncode == 2 and "is a campaign already" in clash.stderr
+
+
+def test_a_campaign_planned_before_several_searchers_resumes_as_one(flipforge_cmd, tmp_path):
+    """A campaign.json without ``searchers`` (written by an older flipforge) runs its one searcher
+    in the old layout, <target>-<domain>, with the old report."""
+    old = {"targets": ["2x2x2"], "domains": ["F2"], "seconds": 60, "workers": 1, "seed": 1}
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "campaign.json").write_text(json.dumps({**old, "searcher": "flip-pool", "extra": []}))
+    out = _campaign(flipforge_cmd, tmp_path, "--no-db")
+    assert out.returncode == 0, out.stderr
+    (row,) = json.loads((tmp_path / "c" / "report.json").read_text())
+    assert row["best_rank"] == 7 and row["searcher"] == "flip-pool"
+    assert (tmp_path / "c" / "2x2x2-F2" / "checkpoint.json").exists()
+    assert "found by" not in out.stdout and "searcher flip-pool" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--searchers", "flip-pool,nope"], "no searcher named 'nope'"),
+        (["--searchers", " , "], "names no searcher"),
+        (["--searchers", "meta", "--searcher", "meta"], "not both"),
+    ],
+)
+def test_bad_searchers_are_one_line_and_exit_2(flipforge_cmd, tmp_path, args, message):
+    out = _campaign(flipforge_cmd, tmp_path, "--formats", "2x2x2", "--no-db", *args)
+    assert out.returncode == 2 and message in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+    assert not (tmp_path / "c" / "campaign.json").exists()

@@ -22,7 +22,7 @@ from flipforge.schemes.meta import (
 )
 from flipforge.schemes.symmetry import isotropy
 from flipforge.verify import verify
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from test_properties import F2_ONLY, unimodular
 
@@ -294,14 +294,19 @@ def test_meta_searcher_projects_neighbour_bests_into_the_target():
     naive = pack(Scheme.naive("2x3x3"), "ZT")
     params = make_params("meta", {"pool_size": 3, "meta_every": 1})
     searcher = MetaSearcher(tensor, "ZT", params, 5, {naive.rank: [Candidate("2x3x3", packed=naive)]})
-    assert [nb.tensor.fmt for nb in searcher.neighbours] == [(3, 3, 3), (2, 4, 3), (2, 3, 4)]
-    reports = [r for _ in range(40) for r in searcher.step(20_000)]
+    # one index larger along n, m, p; one smaller along m and p (n = 2 stays)
+    assert [nb.tensor.fmt for nb in searcher.neighbours] == [(3, 3, 3), (2, 4, 3), (2, 3, 4), (2, 2, 3), (2, 3, 2)]
+    reports = [r for _ in range(60) for r in searcher.step(20_000)]
     assert reports and all(verify(unpack_scheme(r.candidate.packed, tensor), "ZT").valid for r in reports)
     assert searcher.best_rank() <= 15 + 2
-    for nb in searcher.neighbours:  # whatever a neighbour walk holds projects to valid target schemes
+    for nb in searcher.neighbours:  # whatever a neighbour walk holds moves to valid target schemes
         pools = nb.search.snapshot()
         best = unpack_scheme(pools[min(pools)][0], nb.tensor)
         assert best.rank < Scheme.naive(nb.tensor).rank  # the neighbour walked down too
+        if nb.step < 0:
+            moved = extend(best, nb.axis)
+            assert moved.fmt == (2, 3, 3) and verify(moved, "ZT").valid
+            continue
         for index in range(best.fmt[nb.axis]):
             moved = project(best, nb.axis, index)
             assert moved.fmt == (2, 3, 3) and verify(moved, "ZT").valid
@@ -324,3 +329,124 @@ def test_search_with_the_meta_searcher_reaches_the_best_known_rank(flipforge_cmd
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout)
     assert summary["best_rank"] == 20 and summary["reached_target"]
+
+
+def _meta(target: str, domain: str, seed: int, **params):
+    from flipforge.search.packing import pack
+    from flipforge.search.searchers import Candidate, make_params
+    from flipforge.search.searchers.meta import MetaSearcher
+
+    naive = pack(Scheme.naive(target), domain)
+    start = {naive.rank: [Candidate(target, packed=naive)]}
+    return MetaSearcher(Scheme.naive(target).tensor, domain, make_params("meta", params), seed, start)
+
+
+def test_meta_pools_are_keyed_by_format_and_rank_everywhere():
+    s = _meta("2x3x3", "ZT", 3, pool_size=3, meta_every=1)
+    for _ in range(30):
+        s.step(20_000)
+    pools = s.format_pools()
+    assert {fmt for fmt, _ in pools} == {"2x3x3", "3x3x3", "2x4x3", "2x3x4", "2x2x3", "2x3x2"}
+    assert next(iter(pools)) == ("2x3x3", s.best_rank())  # the target first, lowest rank first
+    formats = s.progress().formats
+    assert list(formats) == ["2x3x3", "3x3x3", "2x4x3", "2x3x4", "2x2x3", "2x3x2"]
+    assert {(f, r): n for f, sizes in formats.items() for r, n in sizes.items()} == {
+        k: len(m) for k, m in pools.items()
+    }
+    snap = s.snapshot()
+    assert set(snap["formats"]) == {"3x3x3", "2x4x3", "2x3x4", "2x2x3", "2x3x2"}
+    for fmt, state in snap["formats"].items():
+        assert all(c.target == fmt and c.rank == r for r, m in state["pools"].items() for c in m)
+        assert {r: len(m) for r, m in state["pools"].items()} == formats[fmt]
+
+
+def test_meta_reset_moves_drifting_walks_back_to_the_lowest_rank():
+    """Walks that restart from the naive scheme (a pool that never fills, no deep restarts) drift
+    far above the best; the reset move starts them from the best instead, and gets lower."""
+    common = {
+        "pool_size": 10_000,
+        "restart_flips": 20_000,
+        "deep_restarts": 0.0,
+        "neighbours": 0,
+        "smaller_neighbours": 0,
+    }
+    ends = {}
+    for drift in (0, 1000):
+        s = _meta("4x4x4", "F2", 2, reset_drift=drift, **common)
+        for _ in range(40):
+            for r in s.step(20_000):
+                assert verify(r.candidate.to_scheme(s.tensor, "F2"), "F2").valid
+        ends[drift] = (s.best_rank(), s.progress().meta["resets"])
+    assert ends[1000][1] == 0 and ends[0][1] > 0
+    assert ends[0][0] < ends[1000][0], ends
+
+
+def test_meta_merges_a_received_best_into_a_neighbour_format():
+    from flipforge.search.packing import pack
+    from flipforge.search.searchers import Candidate
+
+    best = pack(LADERMAN_LIKE, "ZT")
+    for merge_best, merged in ((1.0, 1), (0.0, 0)):
+        s = _meta("3x3x3", "ZT", 4, merge_best=merge_best)
+        before = s.progress().formats
+        s.receive(Candidate("3x3x3", packed=best))
+        after = s.progress()
+        assert s.best_rank() == 23 and after.meta["merged"] == merged
+        grown = [f for f in after.formats if f != "3x3x3" and after.formats[f] != before[f]]
+        assert len(grown) == merged
+        for f in grown:  # extended: 23 + the naive terms of the new slice; projected: at most 23
+            larger = sum(int(x) for x in f.split("x")) > 9
+            assert min(after.formats[f]) == 23 + 9 if larger else min(after.formats[f]) <= 23
+
+
+def test_meta_projects_a_received_neighbour_scheme_and_reports_it():
+    from flipforge.search.packing import pack
+    from flipforge.search.searchers import Candidate
+
+    s = _meta("2x3x3", "ZT", 6, merge_best=1.0)
+    assert s.best_rank() == 18
+    wrong = pack(LADERMAN_LIKE, "ZT")
+    wrong.fp[0, 0] ^= np.uint64(1)  # one coefficient changed: not a scheme any more
+    s.receive(Candidate("3x3x3", packed=wrong))
+    s.receive(Candidate("4x4x4", packed=pack(LADERMAN_LIKE, "ZT")))  # no walk of that format
+    assert s.progress().meta["ignored"] == 2 and s.best_rank() == 18
+    s.receive(Candidate("3x3x3", packed=pack(LADERMAN_LIKE, "ZT")))
+    low = s.best_rank()
+    assert low < 18 and s.progress().meta["merged"] >= 1
+    assert min(s.progress().formats["3x3x3"]) == 23
+    reports = s.step(1_000)
+    assert reports and reports[-1].candidate.rank == low
+    for r in reports:
+        assert r.candidate.target == "2x3x3"
+        assert verify(r.candidate.to_scheme(s.tensor, "ZT"), "ZT").valid
+    assert all(r.candidate.rank < low for r in s.step(1_000))  # reported once, not again
+
+
+def test_meta_extends_a_smaller_neighbours_scheme_into_the_target():
+    from flipforge.search.packing import pack
+    from flipforge.search.searchers import Candidate
+
+    s = _meta("2x2x3", "ZT", 2, neighbours=0)
+    assert [w.tensor.fmt for w in s.neighbours] == [(2, 2, 2)]  # the sides of 2 stay
+    s.receive(Candidate("2x2x2", packed=pack(Scheme.strassen().with_domain("ZT"), "ZT")))
+    assert s.best_rank() == 7 + 4 and min(s.progress().formats["2x2x2"]) == 7
+    reports = s.step(1_000)
+    assert reports and reports[-1].candidate.rank == 11
+    assert all(verify(r.candidate.to_scheme(s.tensor, "ZT"), "ZT").valid for r in reports)
+
+
+@given(valid_schemes(), st.sampled_from([0, 1, 2]), st.integers(0, 2), st.sampled_from(["F2", "F3", "ZT"]))
+def test_the_meta_searchers_packed_projection_matches_project(scheme, axis, index, domain):
+    """The searcher moves schemes with a bitplane version of ``project``: exact, and as good."""
+    from flipforge.search.packing import pack, unpack
+    from flipforge.search.searchers.meta import project_packed
+
+    assume(domain != "ZT" or scheme.domain.name == "ZT")
+    packed = pack(scheme, domain)
+    assume(verify(unpack(packed, scheme.tensor), domain).valid)  # e.g. not an F2-only scheme over F3
+    index %= scheme.fmt[axis]
+    fast = project_packed(packed, scheme.fmt, axis, index)
+    slow = project(unpack(packed, scheme.tensor), axis, index)
+    out = unpack(fast, slow.tensor)
+    assert out.fmt == slow.fmt and verify(out, domain).valid
+    assert fast.rank == slow.rank

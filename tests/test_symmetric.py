@@ -10,7 +10,8 @@ import pytest
 from flipforge.schemes import Domain, Scheme, SchemeError, parse_target
 from flipforge.schemes.formats import read_schemes
 from flipforge.schemes.orbits import cyclic_start, default_cubes, expand_orbits, is_cyclic, is_mirrored, parse_cubes
-from flipforge.search.searchers import make_params
+from flipforge.search.packing import Packed
+from flipforge.search.searchers import Candidate, make_params
 from flipforge.search.searchers.symmetric import SymmetricSearcher
 from flipforge.verify import verify
 from hypothesis import HealthCheck, given, settings
@@ -195,3 +196,74 @@ def test_the_committed_5x5x5_rank_93_schemes_hold() -> None:
     (lifted,) = read_schemes(folder / "5x5x5-r93-ZT.json")
     assert lifted.rank == 93 and verify(lifted, "Z").valid and verify(lifted, "ZT").valid
     assert "bench_symmetric.py" in " ".join(lifted.meta["commands"])
+
+
+def _found(fmt: str, domain: str, seed: int, steps: int = 6, **params: object) -> Candidate:
+    """The lowest scheme a symmetric searcher reaches in a few steps (Z3-invariant by construction)."""
+    s = _searcher(fmt, domain, seed, orbit_plus_after=1000, orbit_restart=1_000_000, **params)
+    reports = [r for _ in range(steps) for r in s.step(200_000)]
+    assert reports
+    return reports[-1].candidate
+
+
+@pytest.mark.parametrize(("domain", "symmetry"), [("F2", "z3"), ("ZT", "z3"), ("F2", "z3xz2")])
+def test_an_invariant_received_best_is_pooled_and_adopted(domain: str, symmetry: str) -> None:
+    tensor = parse_target("4x4x4")
+    best = _found("4x4x4", domain, 31, symmetry=symmetry)
+    assert is_cyclic(best.to_scheme(tensor, domain))
+    s = _searcher("4x4x4", domain, 5, copy_best=1.0, orbit_restart=1_000_000, symmetry=symmetry)
+    assert s.best_rank() > best.rank
+    s.receive(best)
+    assert s.adopted == 1 and s.ignored == 0
+    assert s.best_rank() == best.rank and s.progress().current == best.rank
+    adopted = s._candidate(s.vp, s.vn, s.alive)
+    assert adopted.key() == best.key()  # the walk holds the very scheme it received
+    for _ in range(3):
+        for r in s.step(50_000):
+            assert r.candidate.rank < best.rank
+        scheme = s._candidate(s.vp, s.vn, s.alive).to_scheme(tensor, domain)
+        assert verify(scheme, domain).valid and is_cyclic(scheme)
+    pooled = _searcher("4x4x4", domain, 5, symmetry=symmetry)  # copy_best 0: pooled, the walk goes on
+    start = pooled.progress().current
+    pooled.receive(best)
+    assert pooled.best_rank() == best.rank and pooled.adopted == 0 and pooled.progress().current == start
+
+
+def test_signs_moved_between_factors_keep_a_scheme_invariant() -> None:
+    best = _found("3x3x3", "ZT", 8)
+    s = _searcher("3x3x3", "ZT", 1, copy_best=1.0)
+    fp, fn = best.packed.fp.copy(), best.packed.fn.copy()
+    for q in (0, 2):  # -u ⊗ v ⊗ -w is the same term
+        fp[0, q], fn[0, q] = fn[0, q], fp[0, q]
+    moved = Candidate(best.target, packed=Packed(fp, fn, "ZT"))
+    assert not is_cyclic(moved.to_scheme(parse_target("3x3x3"), "ZT"))  # raw rows differ ...
+    assert s.invariant(moved.packed)  # ... the terms do not
+    s.receive(moved)
+    assert s.adopted == 1 and s.best_rank() == best.rank
+
+
+def test_a_best_that_is_not_invariant_is_ignored_and_counted() -> None:
+    from flipforge.search.packing import pack
+    from flipforge.search.searchers.flip_pool import FlipPoolSearcher
+
+    tensor = parse_target("3x3x3")
+    naive = pack(Scheme.naive(tensor), "F2")
+    fp = FlipPoolSearcher(tensor, "F2", make_params("flip-pool", {}), 3, {27: [Candidate("3x3x3", packed=naive)]})
+    other = [r for _ in range(5) for r in fp.step(50_000)][-1].candidate
+    assert not is_cyclic(other.to_scheme(tensor, "F2"))
+    s = _searcher("3x3x3", "F2", 2, copy_best=1.0)
+    before = (s.best_rank(), s.snapshot()["pools"].keys())
+    s.receive(other)
+    s.receive(Candidate("4x4x4", packed=naive))  # another target
+    assert s.ignored == 2 and s.adopted == 0
+    assert (s.best_rank(), s.snapshot()["pools"].keys()) == before
+    z3 = _found("4x4x4", "F2", 31)  # cyclic, but not reflected: ignored by a z3xz2 walk
+    mirrored = _searcher("4x4x4", "F2", 2, symmetry="z3xz2", copy_best=1.0)
+    start = mirrored.best_rank()
+    assert not is_mirrored(z3.to_scheme(parse_target("4x4x4"), "F2"))
+    mirrored.receive(z3)
+    assert mirrored.ignored == 1 and mirrored.best_rank() == start
+    other_cubes = _searcher("4x4x4", "F2", 2, cubes="1111", copy_best=1.0)  # the default pairs 1001,0110
+    start = other_cubes.best_rank()
+    other_cubes.receive(z3)
+    assert other_cubes.best_rank() == start and other_cubes.ignored == 1

@@ -9,11 +9,19 @@ stretch of the random stream). Rank = 3 * orbits + cubes, so the cubes fix the r
 <5,5,5>:93 takes 3 cubes (the default pairs i with n+1-i), <4,4,4>:49 one (``--cubes 1111``).
 ``--symmetry z3xz2`` adds the reflection (i, j) -> (n+1-i, n+1-j): six terms per orbit, rank =
 6 * orbits + cubes, a graph smaller again (Moosbauer and Poole's choice for <6,6,6>:153).
+
+A best another worker shares (``receive``) is checked exactly: its multiset of terms (signs moved
+to the third factor) must be mapped to itself by the rotation (and by the reflection with z3xz2),
+and must split into this searcher's cubes plus whole orbits. Such a scheme joins the pools and,
+with probability ``--copy-best``, the current run goes on from it (when it is below the run's
+lowest rank). Anything else, above all a scheme that is not invariant (another searcher's), is
+ignored and counted (``ignored``).
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +70,13 @@ class SymmetricParams(SearcherParams):
         30_000_000, "Orbit flips without a new lowest rank of the run before a new run starts.", 1, _MAX
     )
     orbit_chunk: int = option(1_000_000, "Orbit flips per call of the compiled walk.", 1, _MAX, cli=False)
+    copy_best: float = option(
+        0.0,
+        "Probability that the walk moves to an invariant best another worker found (else it only pools it; "
+        "a scheme that is not invariant is ignored).",
+        0,
+        1,
+    )
 
 
 def _reflect(v: np.ndarray, width: int) -> np.ndarray:
@@ -83,6 +98,26 @@ def _terms(vp: np.ndarray, vn: np.ndarray, alive: np.ndarray, width: int) -> tup
             x, y, z = (np.concatenate([f, _reflect(f, width)]) for f in (x, y, z))
         out.append(np.concatenate([np.stack([x, y, z], 1), np.stack([y, z, x], 1), np.stack([z, x, y], 1)]))
     return out[0], out[1]
+
+
+_Term = tuple[int, int, int, int, int, int]
+
+
+def _term_counts(fp: np.ndarray, fn: np.ndarray, f2: bool) -> Counter[_Term]:
+    """The multiset of terms, each with its signs moved to the third factor (the first nonzero
+    entry of the first two factors is +1), so that equal rank-one tensors count as equal; over F2
+    equal terms cancel in pairs."""
+    fp, fn = fp.copy(), fn.copy()
+    if not f2:
+        for s in (0, 1):
+            sup = fp[:, s] | fn[:, s]
+            neg = (fn[:, s] & (sup & (~sup + np.uint64(1)))) != 0
+            for q in (s, 2):
+                fp[neg, q], fn[neg, q] = fn[neg, q], fp[neg, q].copy()
+    rows = Counter(tuple(int(x) for x in (*a, *b)) for a, b in zip(fp, fn, strict=True))
+    if f2:
+        return Counter({t: 1 for t, k in rows.items() if k % 2})
+    return rows
 
 
 class SymmetricSearcher(Searcher):
@@ -123,6 +158,9 @@ class SymmetricSearcher(Searcher):
         self.rng = np.array([seed_word[0] | np.uint64(1)], dtype=np.uint64)
         self.runs = 0
         self.work_before = 0
+        self.adopted = 0  # received bests the walk moved to
+        self.ignored = 0  # received schemes that are not invariant (or not made of this searcher's cubes)
+        self.copy_rng = np.random.default_rng([seed, 4])
         self.finished: list[tuple[int, int]] = []  # (lowest rank, flips) of each finished run
         self._new_run()
 
@@ -242,7 +280,8 @@ class SymmetricSearcher(Searcher):
             "slots": [a.copy() for a in (self.vp, self.vn, self.alive, self.best_p, self.best_n, self.best_alive)],
             "rng": self.rng.copy(),
             "ctl": self.ctl.copy(),
-            "counters": [self.runs, self.work_before],
+            "counters": [self.runs, self.work_before, self.adopted, self.ignored],
+            "copy_rng": self.copy_rng.bit_generator.state,
         }
 
     def restore(self, snapshot: dict[str, Any]) -> None:
@@ -252,4 +291,82 @@ class SymmetricSearcher(Searcher):
         )
         self.rng = np.array(snapshot["rng"], dtype=np.uint64).copy()
         self.ctl = np.array(snapshot["ctl"], dtype=np.int64).copy()
-        self.runs, self.work_before = (int(x) for x in snapshot["counters"])
+        self.runs, self.work_before, self.adopted, self.ignored = (int(x) for x in snapshot["counters"])
+        self.copy_rng.bit_generator.state = snapshot["copy_rng"]
+
+    # --- other workers' bests --------------------------------------------------------------------
+
+    def invariant(self, packed: Packed) -> bool:
+        """Whether the scheme's terms are mapped to themselves by the rotation u⊗v⊗w -> v⊗w⊗u (and
+        by the reflection with z3xz2), exactly: as multisets of sign-normalised terms."""
+        f2 = self.dom == F2
+        terms = _term_counts(packed.fp, packed.fn, f2)
+        rot = [1, 2, 0]
+        if _term_counts(packed.fp[:, rot], packed.fn[:, rot], f2) != terms:
+            return False
+        if self.width:
+            w = self.width
+            return _term_counts(_reflect(packed.fp, w), _reflect(packed.fn, w), f2) == terms
+        return True
+
+    def orbits_of(self, packed: Packed) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """The walk's slots (vp, vn, alive) holding ``packed`` as this searcher's cubes plus whole
+        orbits, or None when it is not invariant or does not split so (other cubes, an orbit that
+        cancels, more orbits than the slots)."""
+        if packed.domain != self.domain or packed.fp.ndim != 2 or packed.fp.shape[1:] != (3,):
+            return None
+        if not self.invariant(packed):
+            return None
+        f2 = self.dom == F2
+        want = _term_counts(packed.fp, packed.fn, f2)
+        left = want.copy()
+        left.subtract(_term_counts(self.cube_p, self.cube_n, False))
+        if any(k < 0 for k in left.values()):
+            return None
+        left = +left
+        orbits: list[_Term] = []
+        one = np.ones(1, np.int64)
+        while left:
+            t = min(left)
+            vp, vn = np.array(t[:3], np.uint64), np.array(t[3:], np.uint64)
+            expansion = _term_counts(*_terms(vp, vn, one, self.width), f2)
+            if not expansion or any(left[k] < n for k, n in expansion.items()):
+                return None
+            left.subtract(expansion)
+            left = +left
+            orbits.append(t)
+        cap = self.start_alive.shape[0]
+        if len(orbits) > cap:
+            return None
+        vp, vn, alive = np.zeros(3 * cap, np.uint64), np.zeros(3 * cap, np.uint64), np.zeros(cap, np.int64)
+        for k, t in enumerate(orbits):
+            vp[3 * k : 3 * k + 3], vn[3 * k : 3 * k + 3], alive[k] = t[:3], t[3:], 1
+        again = self._candidate(vp, vn, alive).packed
+        if _term_counts(again.fp, again.fn, f2) != want:  # type: ignore[union-attr]
+            return None
+        return vp, vn, alive
+
+    def receive(self, message: Candidate) -> None:
+        """An invariant best of another worker joins the pools (the run moves to it with probability
+        ``copy_best``); a scheme that is not invariant, or of another target, is ignored and counted."""
+        slots = None
+        if message.packed is not None and message.target == self.label:
+            slots = self.orbits_of(message.packed)
+        if slots is None:
+            self.ignored += 1
+            return
+        self._pool(message.rank, message)
+        cubes = self.cube_p.shape[0]
+        p = self.params.copy_best
+        if p > 0 and self.copy_rng.random() < p and message.rank < int(self.ctl[4]) + cubes:
+            from ..kernels.orbit import new_ctl
+
+            self.finished.append((int(self.ctl[4]) + cubes, int(self.ctl[0])))
+            self.work_before += int(self.ctl[0])
+            self.vp, self.vn, self.alive = slots
+            self.best_p, self.best_n, self.best_alive = self.vp.copy(), self.vn.copy(), self.alive.copy()
+            limit = self.per * int(self.start_alive.sum()) + self.params.orbit_plus_delta
+            rank = self.per * int(self.alive.sum())
+            self.ctl = new_ctl(rank, 0, self.params.orbit_plus_after, limit, self.width)
+            self.runs += 1
+            self.adopted += 1
