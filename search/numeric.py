@@ -9,19 +9,25 @@ smallest entries (relative to their term's factor) are fixed to zero batch by ba
 rest to the coefficient lattice (``Lattice``: {-1,0,1}, the integers up to a bound, or
 multiples of 1/d), each followed by a refit. Whenever the rounded factors may hold, they are
 checked exactly in integers; an almost-valid rounding is *repaired*: two factors are kept and
-the third is solved for exactly over Q (a linear system), then put back on the lattice.
-Everything here is numpy; the caller proves what it reports again.
+the third is solved for exactly over Q (a linear system), then put back on the lattice. With
+``lift_to`` set (the run's ring), a rounding that is still wrong gets two more tries: a greedy
+local repair (one coefficient at a time, to the lattice value that shrinks the integer residual
+most), and *modular lifting*: the rounding (as it is, locally repaired, unclipped, and, on an
+integer lattice, rounded to halves) is reduced mod 2 and mod 3; a reduction that is a valid
+scheme over F_p is Hensel-lifted (``verify/lift.py``) to the ring and kept only when the lift
+verifies exactly. Everything here is numpy; the caller proves what it reports again.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
 import numpy as np
-from flipforge.schemes import linalg
+from flipforge.schemes import Domain, Scheme, Tensor, linalg
 
-__all__ = ["Lattice", "Attempt", "exact_factors", "solve_factor"]
+__all__ = ["Lattice", "Attempt", "exact_factors", "solve_factor", "local_repair", "modular_repair"]
 
 FIT_TOL = 1e-6  # squared residual of a real fit taken as converged (exactness is checked in integers)
 QUANT_TOL = 0.02  # squared residual of the rounding (per entry of T) below which repair is tried
@@ -29,6 +35,9 @@ RIDGE = 1e-3  # weight of the penalty RIDGE·‖x‖² while fitting and sparsif
 RIDGE_OFF = 1e-3  # squared residual below which the penalty is dropped, so the fit can become exact
 MAX_SOLVE_ENTRIES = 4_000_000  # the largest exact repair system (rows x columns) tried
 STALL_EVERY = 25  # the first fit gives up when a stretch of this many iterations gained under 10 %
+LOCAL_STEPS = 8  # single-coefficient changes a local repair makes at most
+LIFT_PRIMES = (2, 3)  # reductions tried by the modular repair (those not dividing the denominator)
+LIFT_ATTEMPTS = 4  # orders of the unknowns one lift tries (``verify.lift.lift``)
 
 
 @dataclass(frozen=True)
@@ -84,6 +93,82 @@ def solve_factor(
     return linalg.integer_solve(mat, rhs, lattice.bound * d)
 
 
+def _residual(tensor: np.ndarray, nums: list[np.ndarray], denominator: int) -> np.ndarray:
+    """Σ u⊗v⊗w − T in integers, everything scaled by ``denominator``³."""
+    return reconstruct(*nums) - tensor.astype(np.int64) * denominator**3
+
+
+def local_repair(
+    tensor: np.ndarray, nums: list[np.ndarray], lattice: Lattice, steps: int = LOCAL_STEPS
+) -> list[np.ndarray]:
+    """Greedy descent on the exact integer residual: up to ``steps`` times, change the one
+    coefficient (to the lattice value) that lowers ‖Σ u⊗v⊗w − T‖² most; stops when no single
+    change helps. Returns the changed numerators (over ``lattice.denominator``), a valid scheme
+    exactly when the residual reached zero. A rounding is often wrong in a few Brent equations
+    that only a few coefficients touch; this fixes those cheaply."""
+    nums = [np.array(a, dtype=np.int64) for a in nums]
+    top = lattice.bound * lattice.denominator
+    values = np.arange(-top, top + 1, dtype=np.int64)
+    resid = _residual(tensor, nums, lattice.denominator)
+    for _ in range(steps):
+        if not resid.any():
+            break
+        best = (0, -1, 0, 0, 0)  # (change of ‖R‖², slot, term, index, new value)
+        for slot in range(3):
+            a, b = (nums[q] for q in range(3) if q != slot)
+            moved = np.moveaxis(resid, slot, 0)  # (index of the slot, the other two)
+            dot = np.einsum("ijk,tj,tk->ti", moved, a, b)  # <R_i, a_t ⊗ b_t>
+            norm = (a * a).sum(axis=1) * (b * b).sum(axis=1)  # ‖a_t ⊗ b_t‖²
+            delta = values[None, None, :] - nums[slot][:, :, None]
+            change = 2 * delta * dot[:, :, None] + delta * delta * norm[:, None, None]
+            t, i, c = np.unravel_index(int(np.argmin(change)), change.shape)
+            if change[t, i, c] < best[0]:
+                best = (int(change[t, i, c]), slot, int(t), int(i), int(values[c]))
+        gain, slot, t, i, value = best
+        if slot < 0:
+            break
+        a, b = (nums[q] for q in range(3) if q != slot)
+        np.moveaxis(resid, slot, 0)[i] += (value - nums[slot][t, i]) * np.outer(a[t], b[t])
+        nums[slot][t, i] = value
+    return nums
+
+
+def modular_repair(
+    tensor: np.ndarray, nums: list[np.ndarray], denominator: int, ring: str, seed: int = 0
+) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], int] | None:
+    """Reduce the rounded scheme (numerators over ``denominator``) mod 2 and mod 3 (primes that
+    do not divide the denominator); when a reduction is a valid scheme over F_p, Hensel-lift it
+    to ``ring`` (ZT, Z or Q) and return the lift as (numerators, their common denominator), after
+    an exact integer check. None when no reduction holds or none lifts. A rounding with wrong
+    signs or a few coefficients off by a multiple of p still holds mod p, and the lift moves
+    exactly those coefficients by multiples of p."""
+    from flipforge.verify import verify
+    from flipforge.verify.lift import lift
+
+    exact = tensor.astype(np.int64)
+    for p in LIFT_PRIMES:
+        if denominator % p == 0:
+            continue
+        inv = pow(denominator, -1, p)
+        red = [np.asarray(a, dtype=np.int64) % p * inv % p for a in nums]
+        if np.any((reconstruct(*red) - exact) % p):
+            continue
+        red = [np.where(a > p // 2, a - p, a) for a in red]  # -1 rather than p - 1
+        scheme = Scheme(Tensor("numeric", exact), *red, Domain.parse(f"F{p}"))
+        result = lift(scheme, ring, attempts=LIFT_ATTEMPTS, seed=seed)
+        if not result.lifted or result.scheme is None or not verify(result.scheme, ring).valid:
+            continue
+        scaled = result.scheme.scaled  # (integer numerators, denominator) per factor
+        common = math.lcm(*(d for _, d in scaled))
+        lifted = [np.asarray(n, dtype=object) * (common // d) for n, d in scaled]
+        if max(int(np.abs(a).max(initial=0)) for a in lifted) > 2**20:
+            continue
+        found = exact_factors(exact, *(a.astype(np.int64) for a in lifted), common)
+        if found is not None:
+            return found, common
+    return None
+
+
 def _gradient_and_gram(factors: list[np.ndarray], residual: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Jᵀf and JᵀJ of f = Σ u⊗v⊗w − T with respect to all entries of u, v, w (slot order), built
     from the r×r Gram matrices of the factors instead of the (I·J·K)-row Jacobian."""
@@ -127,7 +212,9 @@ class Attempt:
     that fails ends the attempt. Each term is rescaled so its u and v have largest entry 1, and
     after every successful refit the rounding to the lattice (and its repair) is checked exactly.
     ``advance(iterations)`` runs at most that many LM iterations and returns exact integer
-    numerators (u, v, w over ``lattice.denominator``) when the attempt produced a valid scheme.
+    numerators (u, v, w over ``self.denominator``: the lattice's, or a lift's) when the attempt
+    produced a valid scheme. With ``lift_to`` (ZT, Z or Q) a rounding that the exact solve does not
+    mend gets the local and modular repairs (``repair``).
     """
 
     def __init__(
@@ -141,6 +228,8 @@ class Attempt:
         prune: float,
         retries: int = 3,
         penalty: float = RIDGE,
+        lift_to: str | None = None,
+        stall: int = STALL_EVERY,
     ) -> None:
         self.tensor = tensor.astype(np.float64)
         self.exact_tensor = tensor.astype(np.int64)
@@ -151,6 +240,7 @@ class Attempt:
         self.banned = np.zeros(self.x.size, dtype=bool)  # single entries whose fix just failed
         self.fit_iterations, self.refit_iterations, self.prune = fit_iterations, refit_iterations, prune
         self.retries, self.penalty = retries, penalty
+        self.stall = stall  # the first fit ends when a stretch of this many iterations gained under 10 %
         self.iterations = 0
         self.since = 0  # iterations of the current fit or refit
         self.damping = 1e-3
@@ -160,6 +250,9 @@ class Attempt:
         self.residual = self._cost(self.x)
         self.mark = self.residual  # the residual at the last stall check of the first fit
         self.reached = False  # an exact real fit was reached
+        self.lift_to = lift_to  # the ring of the local and modular repairs (None: they are off)
+        self.denominator = lattice.denominator  # of the numerators the last success returned
+        self.repairs = 0  # successes that came from the local or modular repair
 
     @property
     def done(self) -> bool:
@@ -290,17 +383,45 @@ class Attempt:
             return found
         rounded = [self.lattice.round(f) for f in real]
         diff = reconstruct(*rounded) - self.tensor
-        if float(np.sum(diff * diff)) > QUANT_TOL * self.tensor.size:
-            return None
-        for role in (2, 1, 0):
-            others = tuple(nums[q] for q in range(3) if q != role)
-            solved = solve_factor(self.exact_tensor, others, role, self.lattice)  # type: ignore[arg-type]
-            if solved is None:
+        if float(np.sum(diff * diff)) <= QUANT_TOL * self.tensor.size:
+            for role in (2, 1, 0):
+                others = tuple(nums[q] for q in range(3) if q != role)
+                solved = solve_factor(self.exact_tensor, others, role, self.lattice)  # type: ignore[arg-type]
+                if solved is None:
+                    continue
+                trial = list(nums)
+                trial[role] = solved
+                found = exact_factors(self.exact_tensor, *trial, self.lattice.denominator)
+                if found is not None:
+                    return found
+        return None if self.lift_to is None else self.repair(self.lift_to)
+
+    def repair(self, ring: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """The local and modular repairs of the current point's rounding (see the module's notes):
+        exact numerators (over ``self.denominator``, which a lift may change) or None. Candidates
+        for lifting: the rounding, its local repair, the rounding without the bound's clipping,
+        and on an integer lattice the rounding to halves (whose mod-3 reduction may lift)."""
+        d = self.lattice.denominator
+        real = self.factors()
+        nums = [self.lattice.numerators(f) for f in real]
+        fixed = local_repair(self.exact_tensor, nums, self.lattice)
+        found = exact_factors(self.exact_tensor, *fixed, d)
+        if found is not None:
+            self.denominator, self.repairs = d, self.repairs + 1
+            return found
+        tries = [(nums, d), (fixed, d), ([np.rint(f * d).astype(np.int64) for f in real], d)]
+        if d == 1:
+            tries.append(([np.rint(f * 2).astype(np.int64) for f in real], 2))
+        seen: set[bytes] = set()
+        for cand, den in tries:
+            key = b"|".join([str(den).encode(), *(a.tobytes() for a in cand)])
+            if key in seen:
                 continue
-            trial = list(nums)
-            trial[role] = solved
-            found = exact_factors(self.exact_tensor, *trial, self.lattice.denominator)
-            if found is not None:
+            seen.add(key)
+            lifted = modular_repair(self.exact_tensor, cand, den, ring)
+            if lifted is not None:
+                found, self.denominator = lifted
+                self.repairs += 1
                 return found
         return None
 
@@ -327,6 +448,7 @@ class Attempt:
                     self._normalise()
                     self.residual = self._cost(self.x)
                     self.phase, self.reached = 1, True
+                self.denominator = self.lattice.denominator
                 found = self._rounded()
                 if found is not None:
                     self.phase = 2
@@ -334,7 +456,7 @@ class Attempt:
                 self._next_batch()
             elif self.phase == 0 and self.since >= self.fit_iterations:
                 self.phase = 2
-            elif self.phase == 0 and self.since % STALL_EVERY == 0:
+            elif self.phase == 0 and self.since % self.stall == 0:
                 if self.residual > 0.9 * self.mark:
                     self.phase = 2  # stuck in a local minimum: a fresh start is cheaper
                 self.mark = self.residual

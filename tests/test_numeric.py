@@ -11,7 +11,15 @@ import pytest
 from flipforge.schemes import Scheme, parse_target
 from flipforge.schemes.formats import read_schemes, write_schemes
 from flipforge.schemes.symmetry import scale_terms
-from flipforge.search.numeric import Attempt, Lattice, exact_factors, solve_factor
+from flipforge.search.numeric import (
+    Attempt,
+    Lattice,
+    exact_factors,
+    local_repair,
+    modular_repair,
+    reconstruct,
+    solve_factor,
+)
 from flipforge.verify import verify
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -90,7 +98,7 @@ def test_whatever_an_attempt_returns_is_an_exact_scheme(seed: int, lattice: tupl
     assert u.shape[0] <= 7
     assert np.abs(u).max() <= lat.bound * lat.denominator
     frac = [np.array([[Fraction(int(x), lat.denominator) for x in row] for row in a], dtype=object) for a in found]
-    assert verify(Scheme(parse_target("2x2x2"), *frac, "Q"), "Q").valid
+    assert verify(Scheme.from_arrays(parse_target("2x2x2"), *frac, "Q"), "Q").valid
 
 
 def test_an_attempt_state_continues_exactly() -> None:
@@ -217,3 +225,122 @@ def test_an_attempt_state_continues_exactly_while_sparsifying() -> None:
             assert all(np.array_equal(x, y) for x, y in zip(ra, rb, strict=True))
             break
         assert np.array_equal(a.x, b.x) and a.phase == b.phase and a.fitted == b.fitted
+
+
+# --- the local and modular repairs -------------------------------------------------------------
+
+# M = [[1, 1], [1, -1]] as a 2x2x1 tensor: rank 2 over Q (det -2), but rank 1 mod 2 (all ones)
+SINGULAR_MOD_2 = np.array([[1, 1], [1, -1]], dtype=np.int64).reshape(2, 2, 1)
+
+
+def _proven(tensor: np.ndarray, found: tuple[np.ndarray, ...], denominator: int, ring: str) -> bool:
+    """Exact check through the verifier, independent of ``exact_factors``."""
+    frac = [np.array([[Fraction(int(x), denominator) for x in row] for row in a], dtype=object) for a in found]
+    assert tensor.shape == (4, 4, 4)
+    return verify(Scheme.from_arrays(parse_target("2x2x2"), *frac, ring), ring).valid
+
+
+def test_local_repair_mends_one_wrong_coefficient() -> None:
+    u, v, w = _ints(STRASSEN)
+    u[3, 3] = 0  # one coefficient rounded the wrong way
+    assert exact_factors(T222, u, v, w, 1) is None
+    fixed = local_repair(T222, [u, v, w], Lattice(1, 1))
+    assert exact_factors(T222, *fixed, 1) is not None
+    assert all(np.abs(a).max() <= 1 for a in fixed)  # stays on the lattice
+
+
+def test_local_repair_never_raises_the_residual() -> None:
+    rng = np.random.default_rng(4)
+    for _ in range(10):
+        nums = [rng.integers(-1, 2, size=(7, 4)) for _ in range(3)]
+        before = reconstruct(*nums) - T222
+        after = reconstruct(*local_repair(T222, nums, Lattice(1, 1), steps=3)) - T222
+        assert int((after * after).sum()) <= int((before * before).sum())
+
+
+def test_a_rounding_valid_only_mod_2_is_lifted_to_z() -> None:
+    u, v, w = _ints(STRASSEN)
+    u, v = np.abs(u), np.abs(v)  # every sign lost: valid mod 2 only
+    assert exact_factors(T222, u, v, w, 1) is None
+    got = modular_repair(T222, [u, v, w], 1, "Z")
+    assert got is not None
+    found, denominator = got
+    assert denominator == 1 and found[0].shape[0] == 7
+    assert _proven(T222, found, denominator, "Z")
+
+
+def test_a_half_integral_rounding_valid_only_mod_3_is_lifted_to_q() -> None:
+    # Strassen with term 0 scaled (u * 2, w / 2): w holds halves; numerators over 2
+    u, v, w = _ints(STRASSEN)
+    nu, nv, nw = 2 * u, 2 * v, 2 * w
+    nu[0], nw[0] = 4 * u[0], w[0]
+    assert exact_factors(T222, nu, nv, nw, 2) is not None
+    k = int(np.flatnonzero(nw[0])[0])
+    nw[0, k] = -2 * nw[0, k]  # ±1/2 rounded to ∓1: equal mod 3, wrong over Q
+    assert exact_factors(T222, nu, nv, nw, 2) is None
+    got = modular_repair(T222, [nu, nv, nw], 2, "Q")
+    assert got is not None
+    assert _proven(T222, *got, "Q")
+    # the same rounding read as integers (denominator 1) is wrong mod 3 too: not repaired there
+    assert modular_repair(T222, [nu, nv, nw], 1, "Q") is None
+
+
+def test_a_rounding_that_holds_mod_p_but_lifts_nowhere_is_rejected() -> None:
+    # rank 1 holds mod 2 (all ones), but M has rank 2 over Q: no lift can exist
+    ones = [np.ones((1, 2), np.int64), np.ones((1, 2), np.int64), np.ones((1, 1), np.int64)]
+    assert not np.any((reconstruct(*ones) - SINGULAR_MOD_2) % 2)
+    for ring in ("ZT", "Z", "Q"):
+        assert modular_repair(SINGULAR_MOD_2, ones, 1, ring) is None
+
+
+def test_a_rounding_valid_mod_no_prime_is_rejected() -> None:
+    u, v, w = _ints(STRASSEN)
+    u[0] = 0  # a whole term missing: wrong mod every p
+    assert modular_repair(T222, [u, v, w], 1, "Z") is None
+
+
+def test_a_z_lift_that_only_holds_over_q_is_not_reported_for_z() -> None:
+    half = scale_terms(STRASSEN, [Fraction(2)] + [1] * 6, [Fraction(1, 2)] + [1] * 6)
+    nums = [np.array([[int(2 * Fraction(x)) for x in row] for row in a], dtype=np.int64) for a in half.factors]
+    assert exact_factors(T222, *nums, 2) is not None  # a valid scheme over Q with halves
+    got = modular_repair(T222, nums, 2, "Z")
+    assert got is None or (got[1] == 1 and _proven(T222, *got, "Z"))
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 6), st.integers(0, 3), st.integers(-2, 2)), max_size=4))
+def test_whatever_the_repairs_return_is_an_exact_scheme(changes: list[tuple[int, int, int, int]]) -> None:
+    factors = _ints(STRASSEN)
+    for slot, term, entry, delta in changes:
+        factors[slot][term, entry] += delta
+    for ring in ("ZT", "Z"):
+        got = modular_repair(T222, factors, 1, ring)
+        if got is not None:
+            found, denominator = got
+            assert _proven(T222, found, denominator, ring)
+    fixed = local_repair(T222, factors, Lattice(1, 2))
+    if exact_factors(T222, *fixed, 1) is not None:
+        assert _proven(T222, fixed, 1, "Z")
+
+
+def test_an_attempt_repairs_its_rounding_only_when_asked() -> None:
+    u, v, w = _ints(STRASSEN)
+    signs_lost = [np.abs(u), np.abs(v), w]  # valid mod 2 only; the real point sits on it
+    for lift_to, expected in ((None, False), ("Z", True)):
+        a = Attempt(T222, 7, Lattice(1, 1), np.random.default_rng(0), 100, 30, 0.1, 6, lift_to=lift_to)
+        a.x = np.concatenate([f.ravel() for f in signs_lost]).astype(np.float64)
+        found = a._rounded()
+        assert (found is not None) == expected
+        if found is not None:
+            assert a.repairs == 1 and _proven(T222, found, a.denominator, "Z")
+
+
+def test_a_numeric_run_with_and_without_repair_reaches_strassen(flipforge_cmd, tmp_path) -> None:  # noqa: ANN001
+    for repair in ("0", "1"):
+        run = tmp_path / repair
+        out = _search(
+            flipforge_cmd, run, "2x2x2", "-d", "Z", "--searcher", "numeric", "--repair", repair, "-r", "7", "-w", "1"
+        )
+        assert out.returncode == 0, out.stderr
+        (best,) = read_schemes(run / "best-7.json")
+        assert verify(best, "Z").valid

@@ -3,7 +3,9 @@
 Each attempt (``search/numeric.py``) fits Σ u⊗v⊗w = T at one rank by Levenberg–Marquardt from
 random real factors, zeroes the smallest entries while a refit still holds, fixes the rest to
 the coefficient lattice of the run's ring one batch at a time, and checks the rounding (or a
-repair: two factors kept, the third solved for exactly over Q) in exact integers. The ring
+repair: two factors kept, the third solved for exactly over Q) in exact integers; a rounding
+that is still wrong gets a greedy local repair and is reduced mod 2 and mod 3 and Hensel-lifted
+to the run's ring (``--repair 0`` turns both off). The ring
 sets the lattice: ZT gives {-1, 0, 1}; Z the integers up to ``--coef-bound``; Q multiples of
 1/``--denominator`` up to the bound. Attempts work one below the lowest rank held (or at
 ``--attempt-rank``); every success is reported and the next attempts go one lower. Nothing it
@@ -34,6 +36,9 @@ class NumericParams(SearcherParams):
         1,
         10**7,
     )
+    stall_iterations: int = option(
+        25, "The first fit ends when this many iterations lowered its residual by under 10 %.", 1, 10**7
+    )
     refit_iterations: int = option(
         15, "Iterations for a refit after entries are fixed; a refit that does not hold undoes them.", 1, 10**7
     )
@@ -41,6 +46,13 @@ class NumericParams(SearcherParams):
     retries: int = option(6, "Single entries tried (and undone) before the attempt moves on or ends.", 1, 10_000)
     denominator: int = option(2, "Over Q: coefficients are multiples of 1/this.", 1, 64)
     coef_bound: int = option(1, "Over Z and Q: largest absolute value of a coefficient.", 1, 64)
+    repair: int = option(
+        1,
+        "1: a rounding still wrong after the exact solve gets a local repair and is reduced mod 2 and mod 3 and "
+        "Hensel-lifted to the run's ring (a lift may leave the lattice); 0: off.",
+        0,
+        1,
+    )
 
 
 class NumericSearcher(Searcher):
@@ -102,7 +114,16 @@ class NumericSearcher(Searcher):
         p = self.params
         self.attempts += 1
         return Attempt(
-            self.target, self.rank, self.lattice, self.rng, p.fit_iterations, p.refit_iterations, p.prune, p.retries
+            self.target,
+            self.rank,
+            self.lattice,
+            self.rng,
+            p.fit_iterations,
+            p.refit_iterations,
+            p.prune,
+            p.retries,
+            lift_to=self.domain if p.repair else None,
+            stall=p.stall_iterations,
         )
 
     def step(self, budget: int) -> list[Report]:
@@ -116,7 +137,7 @@ class NumericSearcher(Searcher):
             self.work += max(done, 1)
             if found is not None:
                 u, v, w = found
-                c = Candidate(self.label, factors=(u, v, w), denominator=self.lattice.denominator)
+                c = Candidate(self.label, factors=(u, v, w), denominator=self.attempt.denominator)
                 if c.rank < self.best_rank() and self._keep(c.rank, c):
                     reports.append(Report(c, self.work))
                 self.rank = min(self.rank, self.best_rank() - 1)
@@ -166,6 +187,8 @@ class NumericSearcher(Searcher):
             p.refit_iterations,
             p.prune,
             p.retries,
+            lift_to=self.domain if p.repair else None,
+            stall=p.stall_iterations,
         )
 
     def receive(self, message: Candidate) -> None:
