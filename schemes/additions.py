@@ -309,6 +309,12 @@ def reduce_additions(
     """
     if method not in METHODS:
         raise SchemeError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
+    if scheme.is_complex:
+        raise SchemeError("CSE works on rational schemes only; this scheme has complex (Q(i)) coefficients")
+    if scheme.domain is not None and scheme.domain.is_extension:
+        raise SchemeError(
+            f"CSE works on rational schemes only; this one holds element indices of {scheme.domain}, not numbers"
+        )
     for name, value, low in (
         ("restarts", restarts, 0),
         ("width", width, 1),

@@ -1,8 +1,8 @@
 """A normal form of a scheme up to term order and the scaling of each term's factors.
 
 ``a⊗b⊗c = (λa)⊗(μb)⊗(c/(λμ))``: each term is rescaled so that its u and v are in a fixed
-normal form (over F_p: first nonzero entry 1; over Z and Q: the primitive integer vector with a positive
-first nonzero entry), then the terms are sorted. Two
+normal form (over F_p and over Q(i): first nonzero entry 1; over Z and Q: the primitive integer
+vector with a positive first nonzero entry), then the terms are sorted. Two
 schemes with the same hash are the same set of rank-one terms in the same domain. (The
 finer equivalence under the symmetry group of <n,m,p> is the lifting/equivalence issue's.)
 
@@ -19,7 +19,7 @@ from functools import reduce
 
 import numpy as np
 
-from .coeffs import max_abs, residues
+from .coeffs import Gaussian, gaussian, max_abs, parts, residues
 from .domain import Domain
 from .errors import SchemeError
 from .scheme import Scheme
@@ -73,6 +73,23 @@ def _mod_p(scheme: Scheme, p: int) -> list[np.ndarray]:
     return [u, v, w]
 
 
+def _mod_q(scheme: Scheme, q: int) -> list[np.ndarray]:
+    """Rows over GF4 or F9 (element indices): u and v scaled to a leading 1, w by both leads."""
+    from .gfq import index_problem, tables
+
+    _, mul, _, inv = tables(q)
+    for a in scheme.factors:
+        problem = index_problem(a, q)
+        if problem:
+            raise SchemeError(problem)
+    u, v, w = (np.asarray(a, dtype=np.int64).copy() for a in scheme.factors)
+    for a in (u, v):
+        lead = _first_nonzero(a)
+        a[:] = mul[inv[lead][:, None], a]
+        w[:] = mul[lead[:, None], w]
+    return [u, v, w]
+
+
 def _row_gcd(arr: np.ndarray) -> np.ndarray:
     if arr.dtype != object:
         return np.gcd.reduce(np.abs(arr), axis=1)
@@ -105,12 +122,35 @@ def _ring_form(scheme: Scheme) -> np.ndarray:
     return np.concatenate([nu, nv, num, dens], axis=1)
 
 
+def _complex_form(scheme: Scheme) -> list[tuple[str, ...]]:
+    """Rows over Q(i): u and v divided by their first nonzero entry, w multiplied by both, every
+    coefficient as its exact text (``1/2-i``); unique for each rank-one term."""
+    rows = []
+    for ur, vr, wr in zip(*scheme.factors, strict=True):
+        u, v, w = ([gaussian(*parts(x)) for x in row] for row in (ur, vr, wr))
+        for vec in (u, v):
+            lead = next((x for x in vec if x != 0), 1)
+            inv = lead.inverse() if isinstance(lead, Gaussian) else Fraction(1) / lead
+            vec[:] = [x * inv for x in vec]
+            w = [x * lead for x in w]
+        rows.append(tuple(str(x) for x in (*u, *v, *w)))
+    return rows
+
+
 def canonical_hash(scheme: Scheme, domain: Domain | str) -> str:
     """Hex digest of the normal form in ``domain``, with the tensor's identity mixed in."""
-    dom = Domain.parse(domain)
+    dom = Domain.parse(domain, extension=True)
     t = scheme.tensor
     ident = t.label() if t.fmt is not None else f"tensor:{tensor_digest(t)}"
     h = hashlib.sha256(f"{ident}|{t.shape}|{dom}|".encode())
+    if dom.is_complex:
+        h.update(repr(sorted(_complex_form(scheme))).encode())
+        return h.hexdigest()[:32]
+    if dom.is_extension:
+        rows = np.concatenate(_mod_q(scheme, dom.q), axis=1)  # type: ignore[arg-type]
+        rows = rows[np.lexsort(rows.T[::-1])] if rows.size else rows
+        h.update(np.ascontiguousarray(rows, dtype=np.int64).tobytes())
+        return h.hexdigest()[:32]
     rows = np.concatenate(_mod_p(scheme, dom.p), axis=1) if dom.p is not None else _ring_form(scheme)
     if rows.dtype == object:
         h.update(repr(sorted(tuple(int(x) for x in row) for row in rows)).encode())

@@ -195,8 +195,8 @@ def rank_classes(domain: str, coefficients: str) -> list[str]:
     """The best-known classes a verified scheme counts for (an integer scheme also holds mod 2 and 3)."""
     if domain in ("F2", "F3"):
         return [domain]
-    if domain.startswith("F"):
-        return []
+    if domain.startswith(("F", "GF")) or domain == "QI":
+        return []  # other prime fields, and Q(i): no best-known class (a Q(i) rank says nothing about Q)
     classes = ["Q"]
     if coefficients in ("ZT", "Z"):
         classes += ["Z", "F2", "F3"]
@@ -502,7 +502,7 @@ class SchemeDB:
         """
         if self.verifier is None:
             raise DatabaseError("this database was opened without a verifier and cannot store schemes")
-        dom = Domain.parse(domain if domain is not None else (scheme.domain or "Q"))
+        dom = Domain.parse(domain if domain is not None else (scheme.domain or "Q"), extension=True)
         if proof is not None and getattr(proof, "valid", False) and str(getattr(proof, "domain", "")) == dom.name:
             result = proof  # the caller has just verified this scheme over this domain
         else:

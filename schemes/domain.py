@@ -1,6 +1,11 @@
 """Coefficient domains: where a scheme is claimed (or checked) to be valid.
 
-``F2``, ``F3``, ``F<p>`` (p prime), ``ZT`` (integers restricted to {-1, 0, 1}), ``Z`` and ``Q``.
+``F2``, ``F3``, ``F<p>`` (p prime), ``ZT`` (integers restricted to {-1, 0, 1}), ``Z``, ``Q`` and
+``QI``, the Gaussian rationals Q(i) (also spelled ``Q(i)``), for complex schemes such as AlphaEvolve's,
+and the two small extension fields ``GF4`` = F2[α]/(α²+α+1) and ``F9`` = F3[i]/(i²+1). Over GF4 and
+F9 a coefficient is a field element in galois's integer representation, 0..q-1: the base-p digits
+of the polynomial, so over F9 ``3b + a`` is a + b·i (3 is i, 5 is 2+i) and over GF4 ``2b + a`` is
+a + b·α.
 """
 
 from __future__ import annotations
@@ -11,7 +16,11 @@ from dataclasses import dataclass
 
 from .errors import DomainError
 
-__all__ = ["Domain", "is_prime", "MAX_FIELD_BITS", "F2", "F3", "ZT", "Z", "Q"]
+__all__ = ["Domain", "is_prime", "MAX_FIELD_BITS", "F2", "F3", "ZT", "Z", "Q", "QI", "GF4", "F9", "EXTENSION_FIELDS"]
+
+EXTENSION_FIELDS = {4: "GF4", 9: "F9"}
+"""The non-prime finite fields flipforge works over, by order (see ``schemes/gfq.py``)."""
+_EXTENSION_SPELLINGS = {"GF4": 4, "GF(4)": 4, "F9": 9, "GF9": 9, "GF(9)": 9}
 
 MAX_FIELD_BITS = 63
 """Prime fields F_p are accepted for p < 2**MAX_FIELD_BITS: residues mod p are held as int64
@@ -114,25 +123,52 @@ def is_prime(n: int) -> bool:
 
 @dataclass(frozen=True)
 class Domain:
-    """A coefficient domain; ``p`` is the characteristic for prime fields, else None."""
+    """A coefficient domain; ``p`` is the characteristic for prime fields, else None; ``q`` the
+    order of an extension field (GF4, F9; ``p`` is None there: residues mod p do not apply)."""
 
     name: str
     p: int | None = None
+    q: int | None = None
 
     @property
     def is_field(self) -> bool:
         """True for the prime fields F_p."""
         return self.p is not None
 
+    @property
+    def is_extension(self) -> bool:
+        """True for GF4 and F9, whose coefficients are element indices 0..q-1."""
+        return self.q is not None
+
+    @property
+    def is_complex(self) -> bool:
+        """True for Q(i), where coefficients may have an imaginary part."""
+        return self.name == "QI"
+
     @classmethod
-    def parse(cls, text: str | Domain) -> Domain:
-        """Read ``F2``, ``f3``, ``GF(7)``, ``F5``, ``ZT``, ``Z`` or ``Q``; reject anything else."""
+    def parse(cls, text: str | Domain, *, extension: bool = False) -> Domain:
+        """Read ``F2``, ``f3``, ``GF(7)``, ``F5``, ``ZT``, ``Z``, ``Q`` or ``QI`` (``Q(i)``, ``Q[i]``);
+        with ``extension`` also ``GF4`` (``GF(4)``) and ``F9`` (``GF9``, ``GF(9)``); reject anything else.
+
+        Extension fields are opt-in: only the code that knows their element indices (``verify``,
+        native JSON, the ``flip-gfq`` searcher) asks for them, so no other command can misread a
+        GF4 coefficient as an integer. ``F4`` is refused (4 is not prime; the field is spelled GF4)."""
         if isinstance(text, Domain):
             return text
         s = str(text).strip()
         up = s.upper()
+        ext = _EXTENSION_SPELLINGS.get("".join(up.split()))
+        if ext is not None:
+            if not extension:
+                raise DomainError(
+                    f"{s}: the extension field {EXTENSION_FIELDS[ext]} is known to verify and the flip-gfq searcher "
+                    "only; use F2, F3, F<p> for a prime p, ZT, Z, Q or QI here"
+                )
+            return cls(EXTENSION_FIELDS[ext], None, ext)
         if up in ("Z", "ZT", "Q"):
             return cls(up)
+        if "".join(up.split()) in ("QI", "Q(I)", "Q[I]", "QQ(I)"):
+            return cls("QI")
         m = re.fullmatch(r"(?:GF|F)\(?([0-9]+)\)?", up)
         if m:
             digits = m.group(1).lstrip("0") or "0"
@@ -146,7 +182,7 @@ class Domain:
             if not is_prime(p):
                 raise DomainError(f"F{shown} is not a prime field ({shown} is not prime); use F2, F3, F5, ...")
             return cls(f"F{p}", p)
-        raise DomainError(f"unknown domain {s[:60]!r}: expected F2, F3, F<p> for a prime p, ZT, Z or Q")
+        raise DomainError(f"unknown domain {s[:60]!r}: expected F2, F3, F<p> for a prime p, ZT, Z, Q or QI")
 
     def __str__(self) -> str:
         return self.name
@@ -157,3 +193,6 @@ F3 = Domain("F3", 3)
 ZT = Domain("ZT")
 Z = Domain("Z")
 Q = Domain("Q")
+QI = Domain("QI")
+GF4 = Domain("GF4", None, 4)
+F9 = Domain("F9", None, 9)

@@ -3,7 +3,9 @@
 Generated code is readable: one line per multiplication and one per output, optionally with the
 CSE straight-line program (``--reduce``) in front. A header says where it came from (canonical
 hash, target, rank, domain, additions). Only schemes that hold over Z or Q can be exported: code
-runs over the reals, where an F2-only scheme would compute the wrong thing. Structured products
+runs over the reals, where an F2-only scheme would compute the wrong thing. Complex schemes (over
+Q(i)) export to NumPy and Python, whose code works on complex blocks (coefficients as complex
+literals such as ``(0.5+0.5j)``, exact in binary floating point for dyadic parts). Structured products
 (``ug-444``, ``gt-444``, ...) take their operands as full matrices and read only the free entries
 (the docstring says which); polynomial products take coefficient lists.
 """
@@ -19,6 +21,7 @@ from fractions import Fraction
 
 from .additions import LinearProgram, ReducedScheme, family_forms
 from .canonical import canonical_hash
+from .coeffs import Gaussian
 from .errors import SchemeError
 from .scheme import Scheme
 from .targets.layout import Layout, Operand
@@ -105,7 +108,17 @@ class _Plan:
 
 
 def _terms(form: dict[int, object], name: Callable[[int], str]) -> list[tuple[Fraction, str]]:
-    return [(Fraction(c), name(v)) for v, c in sorted(form.items())]  # type: ignore[arg-type]
+    return [(c if isinstance(c, Gaussian) else Fraction(c), name(v)) for v, c in sorted(form.items())]  # type: ignore[arg-type,misc]
+
+
+def _forms(scheme: Scheme) -> tuple[list[dict], list[dict], list[dict]]:
+    """``family_forms``, also for complex schemes (whose Gaussian coefficients are kept as they are)."""
+    if not scheme.is_complex:
+        return family_forms(scheme)
+    u = [{i: c for i, c in enumerate(row) if c != 0} for row in scheme.u]
+    v = [{j: c for j, c in enumerate(row) if c != 0} for row in scheme.v]
+    w = [{t: c for t, c in enumerate(col) if c != 0} for col in scheme.w.T]
+    return u, v, w
 
 
 def _temp_lines(prog: LinearProgram, prefix: str) -> list[tuple[str, list[tuple[Fraction, str]]]]:
@@ -128,7 +141,7 @@ def _plan(scheme: Scheme, reduced: ReducedScheme | None) -> _Plan:
     cells = sorted((i, k, cname[e]) for e in cname for i, k, _ in out.cells[e])
     mnames = [f"m{t + 1}" for t in range(scheme.rank)]
     if reduced is None:
-        u, v, w = family_forms(scheme)
+        u, v, w = _forms(scheme)
         progs = [LinearProgram(a, [], u), LinearProgram(b, [], v), LinearProgram(mnames, [], w)]
     else:
         progs = [reduced.u, reduced.v, reduced.w]
@@ -149,6 +162,14 @@ def _linear(terms: list[tuple[Fraction, str]], coef: Callable[[Fraction, str], s
     """``x - 2*y + ...``; ``coef(|c|, name)`` renders one term whose coefficient is not ±1."""
     parts = []
     for c, name in terms:
+        if isinstance(c, Gaussian):  # a complex coefficient keeps its sign inside, except a pure -b*i
+            negative = c.re == 0 and c.im < 0
+            body = coef(-c if negative else c, name)  # type: ignore[arg-type]
+            if not parts:
+                parts.append(f"-{body}" if negative else body)
+            else:
+                parts.append(f" - {body}" if negative else f" + {body}")
+            continue
         mag = abs(c)
         body = name if mag == 1 else coef(mag, name)
         if not parts:
@@ -162,12 +183,37 @@ def _paren(text: str) -> str:
     return text if text.isidentifier() else f"({text})"
 
 
+def _real_literal(q: Fraction | int) -> str:
+    """A float literal for q: exact for dyadic q (0.5), a quotient otherwise (1/3)."""
+    q = Fraction(q)
+    if q.denominator & (q.denominator - 1) == 0 and abs(q.numerator) < 2**53:
+        return repr(float(q))
+    return f"{q.numerator}/{q.denominator}"
+
+
+def _complex_coef(c: Gaussian, name: str) -> str:
+    """``1j*x``, ``0.5j*x``, ``(0.5-0.5j)*x``: a Gaussian coefficient as a complex literal."""
+    if c.re == 0:
+        if c.im == 1:
+            return f"1j*{name}"
+        lit = _real_literal(c.im)
+        return f"{lit}j*{name}" if "/" not in lit else f"complex(0, {lit})*{name}"
+    re_lit, im_lit = _real_literal(c.re), _real_literal(abs(c.im))
+    if "/" in re_lit + im_lit:
+        return f"complex({re_lit}, {'-' if c.im < 0 else ''}{im_lit})*{name}"
+    return f"({re_lit}{'-' if c.im < 0 else '+'}{im_lit}j)*{name}"
+
+
 def _py_coef(q: Fraction, name: str) -> str:
+    if isinstance(q, Gaussian):
+        return _complex_coef(q, name)
     return f"{q.numerator}*{name}" if q.denominator == 1 else f"Fraction({q.numerator}, {q.denominator})*{name}"
 
 
 def _np_coef(q: Fraction, name: str) -> str:
     # rational coefficients go through _q so that integer and Fraction blocks stay exact
+    if isinstance(q, Gaussian):
+        return _complex_coef(q, name)
     return f"{q.numerator}*{name}" if q.denominator == 1 else f"_q({q.numerator}, {q.denominator}, {name})"
 
 
@@ -236,7 +282,7 @@ def _computes(layout: Layout, rank: int) -> str:
 
 
 def _naive(scheme: Scheme) -> int:
-    return sum(max(len(f) - 1, 0) for fam in family_forms(scheme) for f in fam)
+    return sum(max(len(f) - 1, 0) for fam in _forms(scheme) for f in fam)
 
 
 def _assignments(plan: _Plan, coef: Callable[[Fraction, str], str], prefix: str, suffix: str = "") -> list[str]:
@@ -515,12 +561,20 @@ def _latex(plan: _Plan, header: list[str], markdown: bool) -> str:
 def export_code(
     scheme: Scheme, lang: str, *, domain: str, name: str = "matmul", reduced: ReducedScheme | None = None
 ) -> str:
-    """The scheme as source text in ``lang``; ``domain`` is where it was verified (Z, ZT or Q)."""
+    """The scheme as source text in ``lang``; ``domain`` is where it was verified (Z, ZT or Q; QI for
+    a complex scheme, exported to NumPy or Python only, without ``reduced``)."""
     if lang not in LANGUAGES:
         raise SchemeError(f"unknown language {lang!r}: use one of {', '.join(LANGUAGES)}")
     if scheme.tensor.layout() is None:
         raise SchemeError("a tensor read from a file has no matrix layout to export; name a target such as ug-444")
-    if domain not in ("ZT", "Z", "Q"):
+    if domain == "QI" or scheme.is_complex:
+        if domain != "QI":
+            raise SchemeError(f"a complex scheme holds over QI, not {domain}")
+        if lang not in ("numpy", "python"):
+            raise SchemeError(f"complex (Q(i)) schemes export to numpy or python only, not {lang}")
+        if reduced is not None:
+            raise SchemeError("--reduce works on rational schemes only; export a complex scheme without it")
+    elif domain not in ("ZT", "Z", "Q"):
         raise SchemeError(f"the scheme holds over {domain} only; code runs over the reals (lift it to Z or Q first)")
     check_function_name(lang, name)
     plan = _plan(scheme, reduced)

@@ -41,7 +41,10 @@ def naive_additions(scheme: Scheme, domain: Domain | None = None) -> int:
 
 
 def coefficient_class(scheme: Scheme) -> str:
-    """``ZT`` when every coefficient is in {-1,0,1}, ``Z`` when all are integers, else ``Q``."""
+    """``ZT`` when every coefficient is in {-1,0,1}, ``Z`` when all are integers, ``QI`` when some
+    coefficient is complex, else ``Q``."""
+    if scheme.is_complex:
+        return "QI"
     if not all(is_integral(a) for a in scheme.factors):
         return "Q"
     if all(max_abs(a) <= 1 for a in scheme.factors):

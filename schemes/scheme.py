@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .coeffs import exact_array, is_integral, scaled_integers
+from .coeffs import exact_array, is_complex, is_integral, scaled_integers
 from .domain import Domain
 from .errors import FormatError, SchemeError
 from .tensor import Tensor, matmul_tensor, parse_target
@@ -37,6 +37,10 @@ class Scheme:
     domain: Domain | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if isinstance(self.domain, str):  # a name is read here once, so every later check sees a Domain
+            object.__setattr__(self, "domain", Domain.parse(self.domain, extension=True))
+
     @classmethod
     def from_arrays(
         cls,
@@ -53,7 +57,7 @@ class Scheme:
             t = tensor
         else:
             t = parse_target(tensor) if isinstance(tensor, str) else matmul_tensor(tensor)
-        dom = Domain.parse(domain) if domain is not None else None
+        dom = Domain.parse(domain, extension=True) if domain is not None else None
         s = cls(t, exact_array(u, "u"), exact_array(v, "v"), exact_array(w, "w"), dom, dict(meta or {}))
         if check:
             s.check()
@@ -74,7 +78,27 @@ class Scheme:
                 raise SchemeError(f"claimed domain {self.domain}: {problem}")
 
     def domain_problem(self, domain: Domain) -> str | None:
-        """Why the coefficients cannot be read in ``domain`` (None when they can)."""
+        """Why the coefficients cannot be read in ``domain`` (None when they can).
+
+        A complex coefficient is readable in Q(i) only: no ring map from Q(i) to Z, Q or F_p is
+        canonical, so a complex scheme is never judged in a friendlier ring."""
+        if self.domain is not None and self.domain.is_extension and domain != self.domain:
+            return f"the coefficients are element indices of {self.domain}, not numbers of {domain}"
+        if domain.is_complex:
+            return None
+        if domain.is_extension:
+            from .gfq import index_problem
+
+            for arr in self.factors:
+                problem = index_problem(arr, domain.q)  # type: ignore[arg-type]
+                if problem:
+                    return problem
+            return None
+        if self.is_complex:
+            for arr in self.factors:
+                if is_complex(arr):
+                    bad = next(x for x in arr.flat if not isinstance(x, (int, Fraction)))
+                    return f"coefficient {bad} is complex (the scheme is over Q(i))"
         if domain.name in ("Z", "ZT"):
             for arr in self.factors:
                 if not is_integral(arr):
@@ -103,7 +127,15 @@ class Scheme:
         return tuple(scaled_integers(a) for a in self.factors)
 
     @cached_property
+    def is_complex(self) -> bool:
+        """True when some coefficient has a nonzero imaginary part (the scheme lives in Q(i))."""
+        return any(is_complex(a) for a in self.factors)
+
+    @cached_property
     def is_integral(self) -> bool:
+        """True when every coefficient is a (rational) integer; False for complex schemes."""
+        if self.is_complex:
+            return False
         return all(d == 1 for _, d in self.scaled)
 
     @property
@@ -116,7 +148,7 @@ class Scheme:
 
     def with_domain(self, domain: Domain | str | None) -> Scheme:
         """The same coefficients with another claimed domain (checked)."""
-        s = replace(self, domain=Domain.parse(domain) if domain is not None else None)
+        s = replace(self, domain=Domain.parse(domain, extension=True) if domain is not None else None)
         s.check()
         return s
 

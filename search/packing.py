@@ -26,7 +26,8 @@ __all__ = [
 
 MAX_WIDTH = 64
 SEARCH_DOMAINS = tuple(DOMAIN_CODES)  # what the kernels walk over
-RUN_DOMAINS = (*SEARCH_DOMAINS, "Z", "Q")  # what a run may prove its results in (Z, Q: numeric searchers)
+RUN_DOMAINS = (*SEARCH_DOMAINS, "Z", "Q", "GF4", "F9")  # what a run may prove its results in (Z, Q: numeric
+# searchers; GF4, F9: flip-gfq, which holds its schemes as element indices, not bitplanes)
 
 
 @dataclass(frozen=True, eq=False)
@@ -66,7 +67,7 @@ class Packed:
 
 def search_domain(name: str, allowed: tuple[str, ...] = SEARCH_DOMAINS) -> str:
     """Validate a search domain name (F2, F3 or ZT; Z or Q where ``allowed``) and return its canonical spelling."""
-    dom = Domain.parse(name).name
+    dom = Domain.parse(name, extension="GF4" in allowed).name
     if dom not in allowed:
         if dom in RUN_DOMAINS:
             raise SchemeError(f"flip-graph search runs over F2, F3 or ZT, not {dom} (--searcher numeric: Z, Q)")
@@ -77,7 +78,7 @@ def search_domain(name: str, allowed: tuple[str, ...] = SEARCH_DOMAINS) -> str:
 def pool_domain(domain: str) -> str:
     """The packing of a run's pools: its own domain, or ZT for a run over Z or Q (start schemes
     there are ternary; what a numeric searcher finds over Z or Q lives in best files and the database)."""
-    return "ZT" if domain in ("Z", "Q") else domain
+    return "ZT" if domain in ("Z", "Q", "GF4", "F9") else domain
 
 
 def check_width(tensor: Tensor) -> None:

@@ -23,7 +23,7 @@ CASES = [
     (name, CASE_SCALE.get(name, ("3x3x3",))[0], domain, CASE_PARAMS.get(name, {}), *CASE_SCALE.get(name, ())[1:])
     for name, cls in sorted(SEARCHERS.items())
     for domain in cls.domains
-    if domain in ("F2", "F3", "ZT")  # Z and Q runs: tests/test_numeric.py
+    if domain in ("F2", "F3", "ZT", "GF4", "F9")  # Z and Q runs: tests/test_numeric.py
 ]
 
 

@@ -10,6 +10,12 @@ The sum is computed with the cheapest arithmetic that is provably exact: float64
 largest possible partial sum stays below 2**53, int64 below 2**62, Python integers beyond. Rational
 schemes are scaled to integers by the common denominator of each factor first; finite fields map
 every coefficient to its residue (a/b becomes a·b⁻¹ mod p).
+
+Complex schemes (coefficients in Q(i)) are judged over ``QI`` only, in exact integer arithmetic:
+each factor is written (Re + Im·i)/d over one common denominator and the real and imaginary parts
+of the sum are computed separately with int64 (or Python integers when the bound says so), never
+with floats. A complex coefficient has no canonical image in Z, Q or F_p, so every other domain
+reports it as a reason, never as a verdict computed in a friendlier ring.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from fractions import Fraction
 
 import numpy as np
 from flipforge.schemes import Domain, DomainError, Scheme, coefficient_class
-from flipforge.schemes.coeffs import max_abs, residues
+from flipforge.schemes.coeffs import Gaussian, complex_scaled, gaussian, max_abs, residues
 
 __all__ = [
     "VerifyResult",
@@ -46,7 +52,7 @@ class Failure:
 
     index: tuple[int, int, int]
     name: str
-    got: int | Fraction
+    got: int | Fraction | Gaussian | str  # str: an element of GF4 or F9 by name (2+i)
     want: int
 
     def __str__(self) -> str:
@@ -103,8 +109,37 @@ def _integer_sum(u: np.ndarray, v: np.ndarray, w: np.ndarray) -> np.ndarray:
     return (uo.T @ vw).reshape(shape)
 
 
+def _complex_sum(scheme: Scheme) -> tuple[np.ndarray, np.ndarray, int]:
+    """``(Re, Im, d)`` with ``sum_r u_r ⊗ v_r ⊗ w_r = (Re + Im·i) / d``, in exact integer arithmetic
+    (int64 when the largest possible partial sum is below 2**62, else Python integers)."""
+    (ur, ui, du), (vr, vi, dv), (wr, wi, dw) = (complex_scaled(a) for a in scheme.factors)
+    r = scheme.rank
+    bounds = [max(max_abs(a) + max_abs(b), 1) for a, b in ((ur, ui), (vr, vi), (wr, wi))]
+    kind = np.int64 if 4 * max(r, 1) * bounds[0] * bounds[1] * bounds[2] < _INT64_SAFE else object
+    ur, ui, vr, vi, wr, wi = (a.astype(kind) for a in (ur, ui, vr, vi, wr, wi))
+    shape = (ur.shape[1], vr.shape[1], wr.shape[1])
+    vw_re = (vr[:, :, None] * wr[:, None, :] - vi[:, :, None] * wi[:, None, :]).reshape(r, -1)
+    vw_im = (vr[:, :, None] * wi[:, None, :] + vi[:, :, None] * wr[:, None, :]).reshape(r, -1)
+    re_part = (ur.T @ vw_re - ui.T @ vw_im).reshape(shape)
+    im_part = (ur.T @ vw_im + ui.T @ vw_re).reshape(shape)
+    return re_part, im_part, du * dv * dw
+
+
 def product_tensor(scheme: Scheme, domain: Domain) -> tuple[np.ndarray, int] | str:
-    """``(S, d)`` with ``sum_r u_r ⊗ v_r ⊗ w_r = S / d`` (S reduced mod p over F_p), or why not defined."""
+    """``(S, d)`` with ``sum_r u_r ⊗ v_r ⊗ w_r = S / d`` (S reduced mod p over F_p; over Q(i) an
+    object array of ints and Gaussians), or why it is not defined."""
+    if domain.is_complex:
+        re_part, im_part, d = _complex_sum(scheme)
+        out = np.empty(re_part.shape, dtype=object)
+        out.flat[:] = [gaussian(int(a), int(b)) for a, b in zip(re_part.flat, im_part.flat, strict=True)]
+        return out, d
+    if scheme.is_complex or (scheme.domain is not None and scheme.domain.is_extension and domain != scheme.domain):
+        return str(scheme.domain_problem(domain))
+    if domain.is_extension:
+        from flipforge.schemes.gfq import product
+
+        problem = scheme.domain_problem(domain)
+        return problem if problem else (product(*scheme.factors, domain.q), 1)  # type: ignore[arg-type]
     if domain.p is not None:
         res = [residues(a, domain.p) for a in scheme.factors]
         if any(x is None for x in res):
@@ -125,9 +160,10 @@ def verify(scheme: Scheme, domain: Domain | str | None = None, *, explain: bool 
     checked over F2 and F3 (and in the ring of its coefficients when they do not fit ``domain``,
     such as a 2 claimed over ZT); where it holds comes back as ``holds_over``.
     """
-    dom = Domain.parse(domain) if domain is not None else auto_domain(scheme)
+    dom = Domain.parse(domain, extension=True) if domain is not None else auto_domain(scheme)
     result = _check(scheme, dom)
-    if (domain is None if explain is None else explain) and not result.valid and dom.p is None:
+    explaining = domain is None if explain is None else explain
+    if explaining and not result.valid and dom.p is None and not dom.is_extension:
         ring = coefficient_class(scheme)
         wider = (ring,) if scheme.domain_problem(dom) and scheme.domain_problem(Domain.parse(ring)) is None else ()
         holds = tuple(name for name in (*wider, *FIELDS) if _check(scheme, Domain.parse(name)).valid)
@@ -136,8 +172,66 @@ def verify(scheme: Scheme, domain: Domain | str | None = None, *, explain: bool 
     return result
 
 
+def _check_complex(scheme: Scheme, dom: Domain) -> VerifyResult:
+    """The verdict over Q(i): the real part of the sum must be T and the imaginary part 0."""
+    target = scheme.tensor.array
+    re_part, im_part, d = _complex_sum(scheme)
+    if re_part.shape != target.shape:
+        return VerifyResult(False, dom, reason=f"factor widths give shape {re_part.shape}, tensor is {target.shape}")
+    want = target.astype(object) * d if re_part.dtype == object else target * d
+    bad = np.argwhere((re_part != want) | (im_part != 0))
+    if len(bad) == 0:
+        return VerifyResult(True, dom)
+    names = scheme.tensor.entry_names()
+    first = [
+        Failure(
+            (int(i), int(j), int(k)),
+            f"{names[0][i]}*{names[1][j]}*{names[2][k]}",
+            gaussian(Fraction(int(re_part[i, j, k]), d), Fraction(int(im_part[i, j, k]), d)),
+            int(target[i, j, k]),
+        )
+        for i, j, k in bad[:_SHOW]
+    ]
+    return VerifyResult(False, dom, failures=len(bad), first=first)
+
+
+def _check_extension(scheme: Scheme, dom: Domain) -> VerifyResult:
+    """The verdict over GF4 or F9: coefficients are element indices; the sum is taken with the
+    field's tables and compared with the tensor's entries mapped through Z -> F_p ⊂ GF(q)."""
+    from flipforge.schemes.gfq import element_name, from_integers, product
+
+    problem = scheme.domain_problem(dom)
+    if problem:
+        return VerifyResult(False, dom, reason=problem)
+    q = dom.q
+    assert q is not None
+    target = scheme.tensor.array
+    s = product(*scheme.factors, q)
+    if s.shape != target.shape:
+        return VerifyResult(False, dom, reason=f"factor widths give shape {s.shape}, tensor is {target.shape}")
+    want = from_integers(target, q)
+    bad = np.argwhere(s != want)
+    if len(bad) == 0:
+        return VerifyResult(True, dom)
+    names = scheme.tensor.entry_names()
+    first = [
+        Failure(
+            (int(i), int(j), int(k)),
+            f"{names[0][i]}*{names[1][j]}*{names[2][k]}",
+            element_name(q, s[i, j, k]),  # type: ignore[arg-type]
+            int(want[i, j, k]),
+        )
+        for i, j, k in bad[:_SHOW]
+    ]
+    return VerifyResult(False, dom, failures=len(bad), first=first)
+
+
 def _check(scheme: Scheme, dom: Domain) -> VerifyResult:
     """The verdict in exactly ``dom``."""
+    if dom.is_complex:
+        return _check_complex(scheme, dom)
+    if dom.is_extension:
+        return _check_extension(scheme, dom)
     got = product_tensor(scheme, dom)
     if isinstance(got, str):
         return VerifyResult(False, dom, reason=got)
@@ -172,7 +266,12 @@ def _check(scheme: Scheme, dom: Domain) -> VerifyResult:
 
 
 def valid_over(scheme: Scheme, domains: tuple[str, ...] = CHECK_DOMAINS) -> list[str]:
-    """The domains among F2, F3, Z and Q in which the scheme holds."""
+    """The domains among F2, F3, Z and Q in which the scheme holds (and QI for a complex scheme,
+    which holds nowhere else)."""
+    if scheme.is_complex and domains == CHECK_DOMAINS:
+        domains = (*domains, "QI")
+    if scheme.domain is not None and scheme.domain.is_extension:
+        domains = (scheme.domain.name,)  # element indices mean nothing in any other domain
     return [d for d in domains if verify(scheme, d).valid]
 
 
@@ -189,7 +288,7 @@ def auto_domain(scheme: Scheme) -> Domain:
     claim = scheme.meta.get("claimed_domain")
     if claim:
         try:
-            return Domain.parse(claim)
+            return Domain.parse(claim, extension=True)
         except DomainError:
             pass  # an unreadable claim in hand-written meta: judge by the coefficients
     return Domain.parse(coefficient_class(scheme))

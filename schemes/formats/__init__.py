@@ -374,6 +374,7 @@ def output_format(path: str | Path, fmt: str | None = None) -> SchemeFormat:
 
 
 _CLAIM_TOKENS = {2: "mod2", 3: "mod3"}
+_COMPLEX_WRITERS = ("native", "alphatensor")  # the formats that can hold Gaussian rationals
 
 
 def lost_claim(spec: SchemeFormat, scheme: Scheme, name: str | Path) -> Domain | None:
@@ -400,6 +401,13 @@ def write_schemes(schemes: list[Scheme], path: str | Path, fmt: str | None = Non
     spec = output_format(p, fmt)
     if not schemes:
         raise FormatError("no schemes to write")
+    if spec.name not in _COMPLEX_WRITERS and any(s.is_complex for s in schemes):
+        raise FormatError(f"format {spec.name} cannot hold complex coefficients; write native JSON or .npz")
+    ext = next((s.domain for s in schemes if s.domain is not None and s.domain.is_extension), None)
+    if ext is not None and spec.name != "native":
+        raise FormatError(
+            f"format {spec.name} cannot say that coefficients are element indices of {ext}; write native JSON"
+        )
     try:
         if len(schemes) == 1 or spec.many:
             p.parent.mkdir(parents=True, exist_ok=True)

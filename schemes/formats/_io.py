@@ -73,7 +73,7 @@ def dims_from_sizes(nm: int, mp: int, pn: int, where: str) -> tuple[int, int, in
 
 
 _FIELD_TOKENS = {"mod2": "F2", "f2": "F2", "gf2": "F2", "z2": "F2", "mod3": "F3", "f3": "F3", "gf3": "F3"}
-_RING_TOKENS = {"mod0": "Z", "zt": "ZT", "z": "Z", "q": "Q"}
+_RING_TOKENS = {"mod0": "Z", "zt": "ZT", "z": "Z", "q": "Q", "qi": "QI"}
 _VARIANT = re.compile(r"(mod[023])[a-z]")  # 555-97-mod0a: a second scheme with the same claim
 
 

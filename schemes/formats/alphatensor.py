@@ -5,8 +5,8 @@ pickled object array of three arrays); the flat files key ``"n,m,p_u"``, ``"_v"`
 (AlphaEvolve: ``_U``, ``_V``, ``_W``). ``u`` is (n·m, r), ``v`` (m·p, r), ``w`` (p·n, r) with
 ``w[k*n+i, t]`` the coefficient in C[i][k] (C^T, as ours). Float entries such as 0.5 and 0.125
 are exact dyadic rationals and are kept exact. Pickled members are read with an unpickler that
-only accepts numpy arrays, so a crafted file cannot run code. Complex schemes are reported as
-unreadable entries (flipforge works over Q and finite fields).
+only accepts numpy arrays, so a crafted file cannot run code. Complex entries (AlphaEvolve's
+<4,4,4>:48 and <3,4,7>:63 over ½Z[i]) are read exactly as Gaussian rationals and judged over Q(i).
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..coeffs import is_complex
+from ..coeffs import parts as coeff_parts
 from ..errors import FlipforgeError, FormatError
 from ..scheme import Scheme
 from ._io import build_scheme, claimed_domain
@@ -116,11 +118,6 @@ def read_alphatensor(path: Path) -> list[Scheme | FormatError]:
         if any(p is None for p in parts):
             out.append(FormatError(f"{path} [{name}]: u, v or w is missing"))
             continue
-        if any(p.dtype.kind == "c" for p in parts):
-            out.append(
-                FormatError(f"{path} [{name}]: complex coefficients are not supported (only Q and finite fields)")
-            )
-            continue
         try:
             out.append(
                 build_scheme(fmt, parts[0].T, parts[1].T, parts[2].T, path, "alphatensor", index, claim, key=name)
@@ -135,6 +132,10 @@ def read_alphatensor(path: Path) -> list[Scheme | FormatError]:
 def _as_float_exact(arr: np.ndarray, where: str) -> np.ndarray:
     if arr.dtype != object:
         return arr.astype(np.int64)
+    if is_complex(arr):
+        split = list(zip(*map(coeff_parts, arr.flat), strict=True))
+        re_part, im_part = (np.array(p, dtype=object).reshape(arr.shape) for p in split)
+        return _as_float_exact(re_part, where) + 1j * _as_float_exact(im_part, where)
     vals = []
     for x in arr.flat:
         f = float(x)

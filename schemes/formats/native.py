@@ -82,7 +82,7 @@ def from_native_dict(obj: dict[str, Any], where: str, index: int = 0, name_claim
                 arr[i, j, k] = val
             arr.setflags(write=False)
             tensor = Tensor(str(kind), arr, None)
-        domain = Domain.parse(obj["domain"]) if obj.get("domain") not in (None, "auto") else name_claim
+        domain = Domain.parse(obj["domain"], extension=True) if obj.get("domain") not in (None, "auto") else name_claim
         meta = dict(obj.get("meta") or {})
         meta.update(source=where, index=index, read_as="native")
         scheme = apply_claim(Scheme.from_arrays(tensor, obj["u"], obj["v"], obj["w"], None, meta), domain)

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import click
-from flipforge.schemes import Domain, FlipforgeError, native_text
+from flipforge.schemes import Domain, FlipforgeError, Scheme, native_text
 from flipforge.verify import is_claimed, verify, verify_where_valid
 from flipforge.verify.lift import MAX_ATTEMPTS, lift, max_steps
 
@@ -16,7 +16,7 @@ from .progress import WorkProgress
 
 __all__ = ["lift_command"]
 
-_TARGETS = ("ZT", "Z", "Q")
+_TARGETS = ("ZT", "Z", "Q", "QI")
 
 
 def _field(domain: str) -> Domain:
@@ -48,10 +48,11 @@ def _check_options(to: str, steps: int | None, attempts: int, domain: str | None
 @click.option(
     "--to",
     "to",
-    metavar="ZT|Z|Q",
+    metavar="ZT|Z|Q|QI",
     default="Q",
     show_default=True,
-    help="The ring to lift to; the most specific ring in which the lift holds is reported.",
+    help="The ring to lift to; the most specific ring in which the lift holds is reported. QI (Q(i)) is for "
+    "schemes over F9 = F3[i], lifted in Z_3[i].",
 )
 @click.option(
     "--steps",
@@ -115,6 +116,8 @@ def lift_command(
     chosen = _check_options(to, steps, attempts, domain)
     src = one_source(path, fmt)
     scheme = src.scheme
+    if (scheme.domain is not None and scheme.domain.name == "F9") or to.upper() == "QI":
+        _lift_gaussian(src.label, scheme, to.upper(), steps, out, as_json)
     if chosen is not None:
         dom = chosen
     elif scheme.domain is not None and scheme.domain.p is not None:
@@ -153,4 +156,33 @@ def lift_command(
             click.echo(native_text(result.scheme), nl=False)  # type: ignore[arg-type]
     else:
         click.echo(f"{src.label}: does not lift from {dom} to {to.upper()}: {result.reason}")
+    sys.exit(EXIT_OK if result.lifted else EXIT_FAIL)
+
+
+def _lift_gaussian(label: str, scheme: Scheme, to: str, steps: int | None, out: str | None, as_json: bool) -> None:
+    """F9 = F3[i] to Q(i) (``verify.lift_gauss``); exits like the prime-field lift."""
+    from flipforge.verify.lift_gauss import MAX_STEPS, lift_f9
+
+    if scheme.domain is None or scheme.domain.name != "F9" or to != "QI":
+        fail(f"{label}: a lift to QI starts from a scheme over F9 (and an F9 scheme lifts to QI only: --to QI)")
+    if steps is not None and not 1 <= steps <= MAX_STEPS:
+        fail(f"--steps must be from 1 to {MAX_STEPS} for a lift from F9, not {steps}")
+    result = lift_f9(scheme, steps or 10)
+    if result.lifted and out:
+        try:
+            Path(out).write_text(native_text(result.scheme))  # type: ignore[arg-type]
+        except OSError as exc:
+            fail(f"{out}: cannot write ({exc.strerror or exc})")
+    ring = str(result.scheme.domain) if result.scheme is not None else None
+    if as_json:
+        click.echo(json.dumps({"lifted": result.lifted, "domain": ring, "rank": scheme.rank, "steps": result.steps,
+                               "seconds": round(result.seconds, 3), "reason": result.reason, "from": "F9",
+                               "out": out if result.lifted else None}))  # fmt: skip
+    elif result.lifted:
+        where = f" -> {out}" if out else ""
+        click.echo(f"{label}: lifted from F9 to {ring} in {result.steps} steps ({result.seconds:.3f} s){where}")
+        if not out:
+            click.echo(native_text(result.scheme), nl=False)  # type: ignore[arg-type]
+    else:
+        click.echo(f"{label}: does not lift from F9 to QI: {result.reason}")
     sys.exit(EXIT_OK if result.lifted else EXIT_FAIL)

@@ -26,7 +26,7 @@ from .progress import WorkProgress
 __all__ = ["OneLineCommand", "verify_command"]
 
 DOMAIN_HELP = (
-    "Where to check: auto, F2, F3, F<p> for a prime p, ZT, Z or Q. "
+    "Where to check: auto, F2, F3, F<p> for a prime p, GF4, F9 (element indices), ZT, Z, Q or QI (Q(i)). "
     "With auto each scheme is checked in the domain its file claims, else in the ring of its coefficients."
 )
 
@@ -94,7 +94,7 @@ def verify_command(paths: tuple[str, ...], domain: str, fmt: str | None, as_json
       flipforge verify 444-47-mod2.exp --domain Z   # INVALID over Z (holds over F2 only)
       flipforge verify ../shared/reference --quiet --json
     """
-    dom = None if domain.strip().lower() == "auto" else Domain.parse(domain)
+    dom = None if domain.strip().lower() == "auto" else Domain.parse(domain, extension=True)
     results, code, count, unreadable = [], EXIT_OK, 0, 0
     folders = any(not p.startswith("builtin:") and Path(p).is_dir() for p in paths)
     with WorkProgress("verifying", total=None, enabled=folders) as prog:

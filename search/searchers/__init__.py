@@ -12,6 +12,7 @@ from flipforge.schemes import SchemeError
 
 from .base import Candidate, Progress, Report, Searcher, SearcherParams
 from .evolution import EvolutionSearcher
+from .flip_gfq import FlipGFqSearcher
 from .flip_pool import FlipPoolSearcher
 from .meta import MetaSearcher
 from .numeric import NumericSearcher
@@ -47,6 +48,7 @@ register(MetaSearcher)
 register(NumericSearcher)
 register(SymmetricSearcher)
 register(SparseSearcher)
+register(FlipGFqSearcher)
 
 
 def get_searcher(name: str) -> type[Searcher]:

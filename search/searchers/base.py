@@ -134,7 +134,8 @@ class Candidate:
                 arrays.append(exact_array(fracs.reshape(a.shape)))
         if any(a.shape[1] != n for a, n in zip(arrays, tensor.shape, strict=True)):
             raise SchemeError(f"a candidate's factors do not fit {tensor.label()}")
-        return Scheme(tensor, arrays[0], arrays[1], arrays[2], Domain.parse(domain), dict(meta or {}))
+        dom = Domain.parse(domain, extension=True)
+        return Scheme(tensor, arrays[0], arrays[1], arrays[2], dom, dict(meta or {}))
 
     def key(self) -> bytes:
         """Identity for de-duplication (the pool key for packed candidates)."""
