@@ -145,6 +145,15 @@ class PoolSearch:
         """The pools as plain lists (for checkpoints)."""
         return {r: list(p.members) for r, p in self.pools.items() if p.members}
 
+    def restart_from(self, scheme: Packed, patient: bool = True) -> None:
+        """Move the walker to ``scheme`` now (a deep walk: patient with plus transitions by default)."""
+        load(self.arena, scheme.fp.view(np.int64), scheme.fn.view(np.int64))
+        self._walk_best = scheme.rank
+        self._walk_start_best = self.best_rank
+        self._since = 0
+        self._active = True
+        self._patient = patient
+
     def adopt(self, scheme: Packed, restart: bool) -> None:
         """A lower scheme found elsewhere joins its pool; with ``restart`` the walker moves to it."""
         if scheme.rank >= self.rank or not self.pools.setdefault(scheme.rank, _Pool()).add(scheme):

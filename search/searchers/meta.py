@@ -100,21 +100,6 @@ class _Walk:
         self.label, self.tensor, self.axis, self.step, self.search = label, tensor, axis, step, search
 
 
-def _restart_from(search: Any, scheme: Packed) -> None:
-    """Move a PoolSearch's walker to ``scheme`` (a member of its pools) as a patient deep walk.
-
-    PoolSearch has no public call for this (``adopt`` only takes a scheme new to its pools), so
-    this sets the walk's state the way ``adopt(..., restart=True)`` does."""
-    from ..kernels.index import load
-
-    load(search.arena, scheme.fp.view(np.int64), scheme.fn.view(np.int64))
-    search._walk_best = scheme.rank
-    search._walk_start_best = search.best_rank
-    search._since = 0
-    search._active = True
-    search._patient = True
-
-
 def _bit_maps(fmt: tuple[int, int, int], axis: int, index: int) -> list[list[int] | None]:
     """Where each entry of u, v, w goes when ``index`` of ``axis`` is deleted (-1: gone; None: the
     factor is unchanged). u holds A[i,j] at i*m+j, v B[j,k] at j*p+k, w C[i,k] at k*n+i."""
@@ -310,7 +295,7 @@ class MetaSearcher(FlipPoolSearcher):
         if s.walk_rank - low <= self.params.reset_drift:
             return
         members = s.snapshot()[low]
-        _restart_from(s, members[int(self.meta_rng.integers(len(members)))])
+        s.restart_from(members[int(self.meta_rng.integers(len(members)))])
         self.counts["resets"] += 1
 
     def step(self, budget: int) -> list[Report]:
