@@ -42,7 +42,7 @@ from fractions import Fraction
 import networkx as nx
 import numpy as np
 
-from .cse_kernels import cse_anneal, cse_pilot, cse_run
+from .cse_kernels import cse_anneal, cse_pilot, cse_run, seed_state
 from .errors import SchemeError
 from .scheme import Scheme
 
@@ -206,7 +206,7 @@ class _Family:
     def run(self, mode: int, seed: int = 0, temp: float = 1.0, script: np.ndarray | None = None) -> LinearProgram:
         F = self.F.copy()
         temps = np.zeros((F.shape[1], 3), dtype=np.int64)
-        rng = _rng(seed)
+        rng = seed_state(seed)
         sc = np.zeros(0, dtype=np.int64) if script is None else script
         nt = cse_run(F, self.nin, self.rmax, mode, temp, rng, sc, temps)
         return self.program(F, temps, nt)
@@ -219,16 +219,8 @@ class _Family:
 
     def anneal(self, seed: int, iters: int) -> LinearProgram:
         script = np.zeros(self.F.shape[1], dtype=np.int64)
-        cse_anneal(self.F, self.nin, self.rmax, iters, 1.0, 0.05, _rng(seed), script)
+        cse_anneal(self.F, self.nin, self.rmax, iters, 1.0, 0.05, seed_state(seed), script)
         return self.run(3, script=script)
-
-
-def _rng(seed: int) -> np.ndarray:
-    """A nonzero xorshift state from any seed (splitmix64 of it)."""
-    z = (seed * 0x9E3779B97F4A7C15 + 0x632BE59BD9B4E5B) % 2**64
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) % 2**64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) % 2**64
-    return np.array([(z ^ (z >> 31)) or 1], dtype=np.uint64)
 
 
 def _exact(

@@ -35,6 +35,7 @@ from numba import njit
 
 from .additions import METHODS, LinearProgram, ReducedScheme, check_program, dag_shape, family_forms, reduce_additions
 from .coeffs import residues
+from .cse_kernels import below, seed_state
 from .domain import Domain
 from .errors import SchemeError
 from .scheme import Scheme
@@ -114,17 +115,6 @@ def reduce_mod(scheme: Scheme, p: int) -> Scheme:
 # ---- Boyar–Peralta over F2 -------------------------------------------------------------------
 
 
-@njit(cache=True, inline="always")
-def _below(state: np.ndarray, n: int) -> int:
-    """A uniform integer below n from a xorshift64* state (one uint64 in an array)."""
-    x = state[0]
-    x ^= x >> np.uint64(12)
-    x ^= x << np.uint64(25)
-    x ^= x >> np.uint64(27)
-    state[0] = x
-    return np.int64(((x * np.uint64(2685821657736338717)) >> np.uint64(11)) % np.uint64(n))
-
-
 @njit(cache=True)
 def _bp_kernel(nin: int, todo_in: np.ndarray, near: bool, randomize: bool, state: np.ndarray, gates: np.ndarray) -> int:
     """One Boyar–Peralta run (see ``_bp_run``): the gates into the rows (a, b) of ``gates``; their number."""
@@ -153,7 +143,7 @@ def _bp_kernel(nin: int, todo_in: np.ndarray, near: bool, randomize: bool, state
                 for b in range(a + 1, nb):
                     if is_todo[base[a] ^ base[b]]:
                         ties += 1
-                        if ties == 1 or (randomize and _below(state, ties) == 0):
+                        if ties == 1 or (randomize and below(state, ties) == 0):
                             pa = a
                             pb = b
         if pa < 0:
@@ -184,7 +174,7 @@ def _bp_kernel(nin: int, todo_in: np.ndarray, near: bool, randomize: bool, state
                         pb = b
                     elif total == best_total and norm == best_norm:
                         ties += 1
-                        if randomize and _below(state, ties) == 0:
+                        if randomize and below(state, ties) == 0:
                             pa = a
                             pb = b
         v = base[pa] ^ base[pb]
@@ -217,11 +207,7 @@ def _bp_run(nin: int, targets: list[int], seed: int | None, near: bool = True) -
     the first candidate, or (given a ``seed``) a random one."""
     todo = np.array(sorted({t for t in targets if t & (t - 1)}), dtype=np.int64)
     gates = np.zeros((max(sum(bin(int(t)).count("1") - 1 for t in todo), 1), 2), dtype=np.int64)
-    z = ((seed or 0) * 0x9E3779B97F4A7C15 + 0x632BE59BD9B4E5B) % 2**64  # splitmix64 of the seed
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) % 2**64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) % 2**64
-    state = np.array([(z ^ (z >> 31)) or 1], dtype=np.uint64)
-    ng = _bp_kernel(nin, todo, near, seed is not None, state, gates)
+    ng = _bp_kernel(nin, todo, near, seed is not None, seed_state(seed or 0), gates)
     return [(int(a), int(b)) for a, b in gates[:ng]]
 
 

@@ -18,7 +18,16 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["cse_run", "cse_pilot", "cse_anneal", "additions_of"]
+__all__ = ["cse_run", "cse_pilot", "cse_anneal", "additions_of", "below", "seed_state"]
+
+
+def seed_state(seed: int) -> np.ndarray:
+    """A nonzero xorshift state from any seed (splitmix64 of it): the RNG of every program-search
+    kernel (here, ``slp`` and the F2 Boyar-Peralta of ``cost``)."""
+    z = (seed * 0x9E3779B97F4A7C15 + 0x632BE59BD9B4E5B) % 2**64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) % 2**64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) % 2**64
+    return np.array([(z ^ (z >> 31)) or 1], dtype=np.uint64)
 
 
 @njit(cache=True, inline="always")
@@ -33,7 +42,8 @@ def _next(state: np.ndarray) -> np.uint64:
 
 
 @njit(cache=True, inline="always")
-def _below(state: np.ndarray, n: int) -> int:
+def below(state: np.ndarray, n: int) -> int:
+    """A uniform integer below n from the xorshift64* state."""
     return np.int64((_next(state) >> np.uint64(11)) % np.uint64(n))
 
 
@@ -94,6 +104,20 @@ def _candidates(F: np.ndarray, nvars: int, rmax: int, keys: np.ndarray, ukeys: n
 
 
 @njit(cache=True)
+def _pair_buffers(F: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Room for every pair the forms hold now (CSE only ever shortens them): keys, keys, counts."""
+    size = 0
+    for f in range(F.shape[0]):
+        nz = 0
+        for v in range(F.shape[1]):
+            if F[f, v] != 0:
+                nz += 1
+        size += nz * (nz - 1) // 2
+    size = max(size, 1)
+    return np.empty(size, dtype=np.int64), np.empty(size, dtype=np.int64), np.empty(size, dtype=np.int64)
+
+
+@njit(cache=True)
 def _apply(F: np.ndarray, nvars: int, key: int, rmax: int, temps: np.ndarray, nt: int) -> None:
     """Make the pair ``key`` the fresh variable ``nvars`` (temp number nt) and substitute it."""
     cap = F.shape[1]
@@ -133,16 +157,7 @@ def cse_run(
 ) -> int:
     """Run CSE on F in place (fresh variables in columns nin, nin+1, ...); the number of temps
     made, recorded in ``temps`` as rows (a, b, r): temp = x_a + r x_b."""
-    size = 0
-    for f in range(F.shape[0]):
-        nz = 0
-        for v in range(F.shape[1]):
-            if F[f, v] != 0:
-                nz += 1
-        size += nz * (nz - 1) // 2
-    keys = np.empty(max(size, 1), dtype=np.int64)
-    ukeys = np.empty(max(size, 1), dtype=np.int64)
-    counts = np.empty(max(size, 1), dtype=np.int64)
+    keys, ukeys, counts = _pair_buffers(F)
     nt = 0
     while nin + nt < F.shape[1]:
         nu = _candidates(F, nin + nt, rmax, keys, ukeys, counts)
@@ -154,7 +169,7 @@ def cse_run(
             top = 1
             while top < nu and counts[top] == counts[0]:
                 top += 1
-            pick = _below(rng, top)
+            pick = below(rng, top)
         elif mode == 2:
             total = 0.0
             for k in range(nu):
@@ -179,16 +194,7 @@ def cse_run(
 def cse_pilot(F: np.ndarray, nin: int, rmax: int, width: int, temps: np.ndarray) -> int:
     """Greedy with look-ahead (the pilot method): at each step try the ``width`` best-counted
     pairs, finish each trial greedily, and keep the pair whose finished program is shortest."""
-    size = 0
-    for f in range(F.shape[0]):
-        nz = 0
-        for v in range(F.shape[1]):
-            if F[f, v] != 0:
-                nz += 1
-        size += nz * (nz - 1) // 2
-    keys = np.empty(max(size, 1), dtype=np.int64)
-    ukeys = np.empty(max(size, 1), dtype=np.int64)
-    counts = np.empty(max(size, 1), dtype=np.int64)
+    keys, ukeys, counts = _pair_buffers(F)
     rng = np.ones(1, dtype=np.uint64)
     script = np.zeros(0, dtype=np.int64)
     scratch = np.empty_like(temps)
@@ -241,9 +247,9 @@ def cse_anneal(
         t = t_start * (t_end / t_start) ** (it / max(iters - 1, 1))
         cand[:] = cur
         span = max(min(nt, L), 1)
-        k = _below(rng, span)
-        step = 1 + _below(rng, 3)
-        cand[k] = min(cand[k] + step, 15) if _below(rng, 2) == 0 or cand[k] < step else cand[k] - step
+        k = below(rng, span)
+        step = 1 + below(rng, 3)
+        cand[k] = min(cand[k] + step, 15) if below(rng, 2) == 0 or cand[k] < step else cand[k] - step
         G[:, :] = F0
         ntc = cse_run(G, nin, rmax, 3, 1.0, rng, cand, temps)
         cost = additions_of(G, ntc)

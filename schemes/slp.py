@@ -25,7 +25,7 @@ coefficients in {-1, 0, 1}:
 ``signed_bp_program`` runs it on the forms and, by the transposition principle (it holds over
 any ring), on their transpose: a program for M^T with g additions gives one for M with
 g + outputs(M^T) - inputs(M^T) additions, which for the output side of a scheme (few outputs
-over many products) is often the shorter way. The kernels use their own xorshift RNG, so a
+over many products) is often the shorter way. The kernels use the xorshift RNG of ``cse_kernels``, so a
 seed gives the same program on every machine. ``signed_bp_pilot`` adds look-ahead (each step
 tries the best few candidates and finishes each run greedily).
 
@@ -46,6 +46,7 @@ import numpy as np
 from numba import njit
 
 from .additions import Form, LinearProgram
+from .cse_kernels import below, seed_state
 
 __all__ = [
     "signed_bp_program",
@@ -69,17 +70,6 @@ uncredited): bounds on the work of a step, not on correctness."""
 MAX_BASE = 800
 """A side whose inputs plus naive additions exceed this is not run (the kernel keeps a few
 arrays indexed by pairs of base elements: 2 MAX_BASE^2 entries)."""
-
-
-@njit(cache=True, inline="always")
-def _below(state: np.ndarray, n: int) -> int:
-    """A uniform integer below n from a xorshift64* state (one uint64 in an array)."""
-    x = state[0]
-    x ^= x >> np.uint64(12)
-    x ^= x << np.uint64(25)
-    x ^= x >> np.uint64(27)
-    state[0] = x
-    return np.int64(((x * np.uint64(2685821657736338717)) >> np.uint64(11)) % np.uint64(n))
 
 
 @njit(cache=True)
@@ -370,7 +360,7 @@ def _sbp_kernel(
                 ties = 1
             elif credit[key] == credit[best] and wsum[key] == wsum[best]:
                 ties += 1
-                if randomize and _below(state, ties) == 0:
+                if randomize and below(state, ties) == 0:
                     best = key
         if best < 0:
             # no pair within cmax lies in any representation: widen the bound (integral still)
@@ -422,14 +412,6 @@ def _sbp_kernel(
     return ng
 
 
-def _state(seed: int) -> np.ndarray:
-    """A nonzero xorshift state from any seed (splitmix64 of it)."""
-    z = (seed * 0x9E3779B97F4A7C15 + 0x632BE59BD9B4E5B) % 2**64
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) % 2**64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) % 2**64
-    return np.array([(z ^ (z >> 31)) or 1], dtype=np.uint64)
-
-
 def _canon(row: np.ndarray) -> tuple[tuple[int, ...], int]:
     """The row up to sign (first nonzero positive) and the sign that gives it back."""
     nz = np.flatnonzero(row)
@@ -474,7 +456,7 @@ def _kernel_run(
     cands = np.full((width, 3), -1, dtype=np.int64)
     prefix = np.array(forced, dtype=np.int64).reshape(len(forced), 3)
     ng = _sbp_kernel(
-        targets, cmax, near, seed is not None, _state(seed or 0), max_reps, max_nodes, prefix, cands, gates
+        targets, cmax, near, seed is not None, seed_state(seed or 0), max_reps, max_nodes, prefix, cands, gates
     )
     if ng < 0:
         raise RuntimeError("internal error: signed Boyar–Peralta made more gates than the naive program")

@@ -92,10 +92,6 @@ class SparseSearcher(FlipPoolSearcher):
         self.lowest_seen = self.search.best_rank
         self.flips_at_lowest = 0
 
-    @classmethod
-    def check_target(cls, tensor: Tensor, domain: str, params: Any) -> None:
-        return None
-
     def budget(self) -> int:
         return self.params.chunk_flips
 
