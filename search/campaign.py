@@ -1,7 +1,8 @@
 """A campaign: one search per (target, domain) and searcher, one after another, resumable as one directory.
 
 Each entry is a real ``flipforge search`` (then ``flipforge resume`` when it was interrupted) in
-its own run directory under the campaign directory, from the naive scheme, storing into one
+its own run directory under the campaign directory, from scratch (the search's default start:
+the naive scheme, or blocks for flip-pool on sides of 5 or more and over F3), storing into one
 database; the best F2/F3 result of each entry is lifted (to Z, resp. Q) when its search ends.
 With one searcher the run directory is ``<target>-<domain>``; with several (``--searchers
 flip-pool,meta``) each searcher has its own, ``<target>-<domain>/<searcher>``, and each gets the
@@ -87,6 +88,16 @@ class Plan:
             return cls(**data)
         except (ValueError, TypeError) as exc:
             raise SchemeError(f"{PLAN_FILE} is not a campaign plan ({exc})") from None
+
+
+def _start_text(extra: list[str]) -> str:
+    """How the searches start: a ``--start`` passed after ``--``, else the search's default."""
+    for i, arg in enumerate(extra):
+        if arg == "--start" and i + 1 < len(extra):
+            return f"start {extra[i + 1]}"
+        if arg.startswith("--start="):
+            return f"start {arg.split('=', 1)[1]}"
+    return "from the naive scheme (blocks for flip-pool on sides of 5 or more and over F3)"
 
 
 def parse_targets(spec: str) -> list[str]:
@@ -235,7 +246,7 @@ def write_report(plan: Plan, root: Path) -> list[dict[str, Any]]:
         rule += "---|" + "---:|" * len(plan.names)
     lines = [
         f"Campaign: {len(plan.targets)} targets x {', '.join(plan.domains)}, {plan.seconds:g} s each, "
-        f"{plan.workers} worker(s), seed {plan.seed}, {who}, from the naive scheme.",
+        f"{plan.workers} worker(s), seed {plan.seed}, {who}, {_start_text(plan.extra)}.",
         "",
         head,
         rule,

@@ -20,6 +20,7 @@ reports it as a reason, never as a verdict computed in a friendlier ring.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
@@ -172,6 +173,15 @@ def verify(scheme: Scheme, domain: Domain | str | None = None, *, explain: bool 
     return result
 
 
+def _failures(scheme: Scheme, bad: np.ndarray, got: Callable, want: Callable) -> list[Failure]:
+    """The first failing Brent equations, named, with the sum found and the entry wanted."""
+    names = scheme.tensor.entry_names()
+    return [
+        Failure((int(i), int(j), int(k)), f"{names[0][i]}*{names[1][j]}*{names[2][k]}", got(i, j, k), want(i, j, k))
+        for i, j, k in bad[:_SHOW]
+    ]
+
+
 def _check_complex(scheme: Scheme, dom: Domain) -> VerifyResult:
     """The verdict over Q(i): the real part of the sum must be T and the imaginary part 0."""
     target = scheme.tensor.array
@@ -182,16 +192,12 @@ def _check_complex(scheme: Scheme, dom: Domain) -> VerifyResult:
     bad = np.argwhere((re_part != want) | (im_part != 0))
     if len(bad) == 0:
         return VerifyResult(True, dom)
-    names = scheme.tensor.entry_names()
-    first = [
-        Failure(
-            (int(i), int(j), int(k)),
-            f"{names[0][i]}*{names[1][j]}*{names[2][k]}",
-            gaussian(Fraction(int(re_part[i, j, k]), d), Fraction(int(im_part[i, j, k]), d)),
-            int(target[i, j, k]),
-        )
-        for i, j, k in bad[:_SHOW]
-    ]
+    first = _failures(
+        scheme,
+        bad,
+        lambda i, j, k: gaussian(Fraction(int(re_part[i, j, k]), d), Fraction(int(im_part[i, j, k]), d)),
+        lambda i, j, k: int(target[i, j, k]),
+    )
     return VerifyResult(False, dom, failures=len(bad), first=first)
 
 
@@ -213,16 +219,7 @@ def _check_extension(scheme: Scheme, dom: Domain) -> VerifyResult:
     bad = np.argwhere(s != want)
     if len(bad) == 0:
         return VerifyResult(True, dom)
-    names = scheme.tensor.entry_names()
-    first = [
-        Failure(
-            (int(i), int(j), int(k)),
-            f"{names[0][i]}*{names[1][j]}*{names[2][k]}",
-            element_name(q, s[i, j, k]),  # type: ignore[arg-type]
-            int(want[i, j, k]),
-        )
-        for i, j, k in bad[:_SHOW]
-    ]
+    first = _failures(scheme, bad, lambda i, j, k: element_name(q, s[i, j, k]), lambda i, j, k: int(want[i, j, k]))
     return VerifyResult(False, dom, failures=len(bad), first=first)
 
 
@@ -249,20 +246,15 @@ def _check(scheme: Scheme, dom: Domain) -> VerifyResult:
     bad = np.argwhere(s != want)
     if len(bad) == 0:
         return VerifyResult(True, dom)
-    names = scheme.tensor.entry_names()
-    first = []
-    for i, j, k in bad[:_SHOW]:
-        val = s[i, j, k]
-        value = Fraction(int(val), d) if d != 1 else int(val)
-        first.append(
-            Failure(
-                (int(i), int(j), int(k)),
-                f"{names[0][i]}*{names[1][j]}*{names[2][k]}",
-                int(value) if isinstance(value, Fraction) and value.denominator == 1 else value,
-                int(target[i, j, k] % dom.p) if dom.p is not None else int(target[i, j, k]),
-            )
-        )
-    return VerifyResult(False, dom, failures=len(bad), first=first)
+
+    def got(i: int, j: int, k: int) -> int | Fraction:
+        value = Fraction(int(s[i, j, k]), d)
+        return int(value) if value.denominator == 1 else value
+
+    def wanted(i: int, j: int, k: int) -> int:
+        return int(target[i, j, k] % dom.p) if dom.p is not None else int(target[i, j, k])
+
+    return VerifyResult(False, dom, failures=len(bad), first=_failures(scheme, bad, got, wanted))
 
 
 def valid_over(scheme: Scheme, domains: tuple[str, ...] = CHECK_DOMAINS) -> list[str]:

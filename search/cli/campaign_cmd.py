@@ -157,7 +157,8 @@ def campaign_command(
     """Search every target of a list in every domain, one after another, and report flipforge's
     own best rank against the best known.
 
-    Each entry is a real `flipforge search` from the naive scheme in its own run directory
+    Each entry is a real `flipforge search` from scratch (its default start: the naive scheme, or
+    blocks for flip-pool on sides of 5 or more and over F3) in its own run directory
     DIR/<target>-<domain> (F2 results lifted to Z, F3 results to Q), stopping at the best-known
     rank or after --time-per-format. With several --searchers each runs every entry for the whole
     --time-per-format, one after another, in DIR/<target>-<domain>/<searcher>; the report shows

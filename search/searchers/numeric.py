@@ -109,15 +109,18 @@ class NumericSearcher(Searcher):
         return True
 
     def _new_attempt(self) -> Any:
+        self.attempts += 1
+        return self._attempt(self.rng)
+
+    def _attempt(self, rng: Any) -> Any:
         from ..numeric import Attempt
 
         p = self.params
-        self.attempts += 1
         return Attempt(
             self.target,
             self.rank,
             self.lattice,
-            self.rng,
+            rng,
             p.fit_iterations,
             p.refit_iterations,
             p.prune,
@@ -175,21 +178,7 @@ class NumericSearcher(Searcher):
 
     def _new_attempt_like(self) -> Any:
         """An attempt object to restore into (its random start is overwritten; the RNG is untouched)."""
-        from ..numeric import Attempt
-
-        p = self.params
-        return Attempt(
-            self.target,
-            self.rank,
-            self.lattice,
-            np.random.default_rng(0),
-            p.fit_iterations,
-            p.refit_iterations,
-            p.prune,
-            p.retries,
-            lift_to=self.domain if p.repair else None,
-            stall=p.stall_iterations,
-        )
+        return self._attempt(np.random.default_rng(0))
 
     def receive(self, message: Candidate) -> None:
         """A lower scheme from another worker: later attempts aim below it."""
