@@ -239,7 +239,7 @@ def write_report(plan: Plan, root: Path) -> list[dict[str, Any]]:
     rows = [best_row(plan, root, t, d) for t in plan.targets for d in plan.domains]
     several = len(plan.names) > 1
     who = f"searchers {', '.join(plan.names)} (each the whole time)" if several else f"searcher {plan.searcher}"
-    head = "| target | domain | naive | flipforge's best | best known | reached | search seconds to best | lifted |"
+    head = "| target | domain | start | flipforge's best | best known | reached | search seconds to best | lifted |"
     rule = "|---|---|---:|---:|---:|---|---:|---|"
     if several:
         head += " found by | " + " | ".join(plan.names) + " |"
