@@ -104,7 +104,7 @@ def block_start(
         if fmt in built:
             return built[fmt]
         t = matmul_tensor(fmt)
-        if fmt[0] * fmt[1] * fmt[2] <= LEAF_VOLUME or max(fmt) < 2:
+        if fmt[0] * fmt[1] * fmt[2] <= LEAF_VOLUME:
             scheme = Scheme.naive(t)
         else:
             axis, a, b = _split(fmt)

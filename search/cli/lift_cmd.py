@@ -139,24 +139,16 @@ def lift_command(
     k = steps or max_steps(dom.p)  # type: ignore[arg-type]
     with WorkProgress(f"lifting from {dom} (attempts x steps)", total=attempts * k) as prog:
         result = lift(scheme.with_domain(dom), to.upper(), steps, attempts=attempts, progress=lambda _: prog.advance())
-    if result.lifted and out:
-        try:
-            Path(out).write_text(native_text(result.scheme))  # type: ignore[arg-type]
-        except OSError as exc:
-            fail(f"{out}: cannot write ({exc.strerror or exc})")
-    summary = {**result.as_dict(), "from": str(dom), "out": out if result.lifted else None}
-    if as_json:
-        click.echo(json.dumps(summary))
-    elif result.lifted:
-        where = f" -> {out}" if out else ""
-        click.echo(
-            f"{src.label}: lifted from {dom} to {result.domain} in {result.steps} steps ({result.seconds:.3f} s){where}"
-        )
-        if not out:
-            click.echo(native_text(result.scheme), nl=False)  # type: ignore[arg-type]
-    else:
-        click.echo(f"{src.label}: does not lift from {dom} to {to.upper()}: {result.reason}")
-    sys.exit(EXIT_OK if result.lifted else EXIT_FAIL)
+    _finish(
+        src.label,
+        result.scheme if result.lifted else None,
+        str(dom),
+        to.upper(),
+        result.as_dict(),
+        result.seconds,
+        out,
+        as_json,
+    )
 
 
 def _lift_gaussian(label: str, scheme: Scheme, to: str, steps: int | None, out: str | None, as_json: bool) -> None:
@@ -168,21 +160,38 @@ def _lift_gaussian(label: str, scheme: Scheme, to: str, steps: int | None, out: 
     if steps is not None and not 1 <= steps <= MAX_STEPS:
         fail(f"--steps must be from 1 to {MAX_STEPS} for a lift from F9, not {steps}")
     result = lift_f9(scheme, steps or 10)
-    if result.lifted and out:
+    ring = str(result.scheme.domain) if result.scheme is not None else None
+    summary = {"lifted": result.lifted, "domain": ring, "rank": scheme.rank, "steps": result.steps,
+               "seconds": round(result.seconds, 3), "reason": result.reason}  # fmt: skip
+    _finish(label, result.scheme if result.lifted else None, "F9", to, summary, result.seconds, out, as_json)
+
+
+def _finish(
+    label: str,
+    lifted: Scheme | None,
+    source: str,
+    to: str,
+    summary: dict,
+    seconds: float,
+    out: str | None,
+    as_json: bool,
+) -> None:
+    """Write and report a lift (either kind): the file, then one JSON line or a sentence (and the
+    scheme when there is no --out); exit 0 when it lifted, 1 when not."""
+    if lifted is not None and out:
         try:
-            Path(out).write_text(native_text(result.scheme))  # type: ignore[arg-type]
+            Path(out).write_text(native_text(lifted))
         except OSError as exc:
             fail(f"{out}: cannot write ({exc.strerror or exc})")
-    ring = str(result.scheme.domain) if result.scheme is not None else None
     if as_json:
-        click.echo(json.dumps({"lifted": result.lifted, "domain": ring, "rank": scheme.rank, "steps": result.steps,
-                               "seconds": round(result.seconds, 3), "reason": result.reason, "from": "F9",
-                               "out": out if result.lifted else None}))  # fmt: skip
-    elif result.lifted:
+        click.echo(json.dumps({**summary, "from": source, "out": out if lifted is not None else None}))
+    elif lifted is not None:
         where = f" -> {out}" if out else ""
-        click.echo(f"{label}: lifted from F9 to {ring} in {result.steps} steps ({result.seconds:.3f} s){where}")
+        click.echo(
+            f"{label}: lifted from {source} to {summary['domain']} in {summary['steps']} steps ({seconds:.3f} s){where}"
+        )
         if not out:
-            click.echo(native_text(result.scheme), nl=False)  # type: ignore[arg-type]
+            click.echo(native_text(lifted), nl=False)
     else:
-        click.echo(f"{label}: does not lift from F9 to QI: {result.reason}")
-    sys.exit(EXIT_OK if result.lifted else EXIT_FAIL)
+        click.echo(f"{label}: does not lift from {source} to {to}: {summary['reason']}")
+    sys.exit(EXIT_OK if lifted is not None else EXIT_FAIL)
