@@ -296,7 +296,7 @@ def test_cli_without_an_address_runs_its_own_ray_and_ends_it(tmp_path: Path) -> 
 
 def test_a_killed_actor_is_replaced_and_the_run_resumes_locally(cluster: Cluster, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    args = ["search", "4x4x4", "-d", "F2", "-r", "40", "-t", "12", "-w", "2", "--seed", "1", "--no-db"]
+    args = ["search", "4x4x4", "-d", "F2", "-r", "40", "-t", "8", "-w", "2", "--seed", "1", "--no-db"]
     args += ["--backend", "ray", "--address", cluster.address, "--run-dir", str(run_dir), "--json", "-q"]
     proc = subprocess.Popen(
         [str(BIN / "flipforge"), *args],
@@ -325,7 +325,7 @@ def test_a_killed_actor_is_replaced_and_the_run_resumes_locally(cluster: Cluster
     assert events[-1]["event"] == "stop" and events[-1]["status"] == "time"
     cluster.assert_no_actors()
 
-    again = _cli("resume", str(run_dir), "--backend", "local", "-t", "3", "-w", "2", "--json", "-q")
+    again = _cli("resume", str(run_dir), "--backend", "local", "-t", "2", "-w", "2", "--json", "-q")
     assert again.returncode == 1, again.stderr
     resumed = json.loads(again.stdout)
     assert resumed["status"] == "time" and resumed["best_rank"] <= summary["best_rank"]

@@ -141,7 +141,7 @@ def test_a_q_run_resumes_from_its_best_file(flipforge_cmd, tmp_path) -> None:  #
     resume must trust it after an exact check and go on below it."""
     run = tmp_path / "r"
     first = _search(
-        flipforge_cmd, run, "2x2x2", "-d", "Q", "--searcher", "numeric", "-r", "6", "-t", "8", "-w", "1", "-s", "2"
+        flipforge_cmd, run, "2x2x2", "-d", "Q", "--searcher", "numeric", "-r", "6", "-t", "4", "-w", "1", "-s", "2"
     )
     assert first.returncode == 1, first.stderr  # time is up above the target
     assert json.loads(first.stdout)["best_rank"] == 7

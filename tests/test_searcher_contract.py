@@ -17,7 +17,7 @@ CASE_PARAMS: dict[str, dict] = {
     "sparse": {"pool_size": 5, "rank": 25, "patience": 40},  # anneals from rank 25 on within the steps
 }
 # searchers whose unit of work is far costlier than a flip: (target, work units per step)
-CASE_SCALE: dict[str, tuple[str, int]] = {"numeric": ("2x2x2", 600)}
+CASE_SCALE: dict[str, tuple[str, int]] = {"numeric": ("2x2x2", 200)}
 
 CASES = [
     (name, CASE_SCALE.get(name, ("3x3x3",))[0], domain, CASE_PARAMS.get(name, {}), *CASE_SCALE.get(name, ())[1:])
