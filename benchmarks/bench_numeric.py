@@ -10,6 +10,7 @@ or to ``--max-seconds``. Prints one row per target:
     python benchmarks/bench_numeric.py --targets 2x2x2:7 2x2x3:11 --starts 40 --ring ZT
     python benchmarks/bench_numeric.py --targets 2x4x5:32 --ring Q --denominator 2 --starts 20
     python benchmarks/bench_numeric.py --targets 2x3x3:15 --repair both   # same starts, repairs off and on
+    python benchmarks/bench_numeric.py --targets 3x3x3:23 --starts 50 --first-fit-only --fit als  # fits per second
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ def one_start(
     max_seconds: float,
     repair: str = "on",
     options: dict | None = None,
+    first_fit_only: bool = False,
 ) -> dict:
     """Run start ``seed``; its verdict (exactly checked), LM iterations and seconds.
 
@@ -55,7 +57,8 @@ def one_start(
     "both": the trajectory without them, with the repairs tried on the side at every rounding
     (they do not change the attempt or its random numbers), so one run tells both outcomes of
     the same start: ``ok`` / ``seconds`` without (the repairs' time taken out), ``ok_repair`` /
-    ``seconds_repair`` with them (up to the first success of either path)."""
+    ``seconds_repair`` with them (up to the first success of either path). ``first_fit_only``:
+    the start ends with its first real fit (exact or given up), nothing is rounded."""
     import numpy as np
     from flipforge.schemes import parse_target
     from flipforge.search.numeric import Attempt, Lattice
@@ -95,9 +98,10 @@ def one_start(
         p.retries,
         lift_to=ring if repair == "on" else None,
         stall=p.stall_iterations,
+        fit=p.fit,
     )
     found = None
-    while not attempt.done and found is None:
+    while not attempt.done and found is None and not (first_fit_only and attempt.phase != 0):
         if time.perf_counter() - t0 - getattr(attempt, "aside", 0.0) >= max_seconds:
             break
         found = attempt.advance(10)
@@ -133,6 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fit-iterations", type=int, help="LM iterations of the first fit (default: the searcher's)")
     ap.add_argument("--refit-iterations", type=int, help="LM iterations of a refit (default: the searcher's)")
     ap.add_argument("--stall-iterations", type=int, help="stall window of the first fit (default: the searcher's)")
+    ap.add_argument("--fit", choices=["lm", "als"], help="how the first fit runs (default: the searcher's)")
+    ap.add_argument(
+        "--first-fit-only", action="store_true", help="end each start after its first real fit: exact fits per second"
+    )
     ap.add_argument("--json", help="write every start's result to this file")
     args = ap.parse_args(argv)
     import multiprocess as mp
@@ -140,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     rows, everything = [], {}
     options = {
         k: getattr(args, k)
-        for k in ("fit_iterations", "refit_iterations", "stall_iterations")
+        for k in ("fit_iterations", "refit_iterations", "stall_iterations", "fit")
         if getattr(args, k) is not None
     }
     for spec in args.targets:
@@ -149,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         ring = parts[2] if len(parts) > 2 else args.ring
         jobs = [
             (label, rank, ring, args.denominator, args.coef_bound, s, args.max_seconds, args.repair, options)
+            + (args.first_fit_only,)
             for s in range(args.starts)
         ]
         t0 = time.perf_counter()
@@ -159,6 +168,13 @@ def main(argv: list[str] | None = None) -> int:
             results = [one_start(*job) for job in jobs]
         wall = time.perf_counter() - t0
         fitted = sum(r["fitted"] for r in results)
+        if args.first_fit_only:
+            cpu = sum(r["seconds"] for r in results)
+            per = f"{cpu / fitted:.2f}" if fitted else "-"
+            rows.append((f"{label}:{rank}", options.get("fit", "lm"), f"{fitted}/{len(results)}", per, f"{wall:.0f}"))
+            everything[spec] = results
+            print(f"  {spec}: {fitted} fitted in {wall:.0f} s", file=sys.stderr)
+            continue
         row = [f"{label}:{rank}", ring if ring != "Q" else f"Q (d={args.denominator}, |c|<={args.coef_bound})"]
         for key, secs in [("ok", "seconds")] + ([("ok_repair", "seconds_repair")] if args.repair == "both" else []):
             wins = sum(r[key] for r in results)
@@ -169,11 +185,14 @@ def main(argv: list[str] | None = None) -> int:
         everything[spec] = results
         print(f"  {spec}: {row[2]} in {wall:.0f} s", file=sys.stderr)
     head = ["target", "ring", "successes", "s/success"]
+    if args.first_fit_only:
+        head = ["target", "first fit", "exact real fits", "s/fit", "wall s"]
     if args.repair == "both":
         head = ["target", "ring", "no repair", "s/success", "with repair", "s/success"]
-    head += ["fitted", "by repair", "wall s"]
+    head += [] if args.first_fit_only else ["fitted", "by repair", "wall s"]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
-    print(f"repair: {args.repair}")
+    if not args.first_fit_only:
+        print(f"repair: {args.repair}")
     print("| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |")
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for r in rows:

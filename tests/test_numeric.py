@@ -85,10 +85,10 @@ def test_solve_factor_finds_a_half_integral_factor_over_q() -> None:
 
 
 @settings(max_examples=8, deadline=None)
-@given(st.integers(0, 2**32 - 1), st.sampled_from([(1, 1), (2, 1), (1, 2)]))
-def test_whatever_an_attempt_returns_is_an_exact_scheme(seed: int, lattice: tuple[int, int]) -> None:
+@given(st.integers(0, 2**32 - 1), st.sampled_from([(1, 1), (2, 1), (1, 2)]), st.sampled_from(["lm", "als"]))
+def test_whatever_an_attempt_returns_is_an_exact_scheme(seed: int, lattice: tuple[int, int], fit: str) -> None:
     lat = Lattice(*lattice)
-    attempt = Attempt(T222, 7, lat, np.random.default_rng(seed), 100, 30, 0.1, 6)
+    attempt = Attempt(T222, 7, lat, np.random.default_rng(seed), 100, 30, 0.1, 6, fit=fit)
     found = None
     while not attempt.done and found is None:
         found = attempt.advance(200)
@@ -172,6 +172,7 @@ def test_a_q_run_resumes_from_its_best_file(flipforge_cmd, tmp_path) -> None:  #
         (["2x2x2", "-d", "F5", "--searcher", "numeric"], "not F5"),
         (["2x2x2", "-d", "Q", "--searcher", "numeric", "--denominator", "0"], "--denominator"),
         (["2x2x2", "-d", "Q", "--searcher", "numeric", "--lift", "Z"], "--lift"),
+        (["2x2x2", "-d", "Z", "--searcher", "numeric", "--fit", "adam"], "--fit: the first fit is one of lm, als"),
     ],
 )
 def test_bad_numeric_input_is_one_line_and_exit_2(flipforge_cmd, tmp_path, args, message) -> None:  # noqa: ANN001
@@ -200,6 +201,29 @@ def test_the_normal_equations_match_the_dense_jacobian(shape: tuple[int, int, in
     jac = np.concatenate([ju, jv, jw], axis=1)
     grad, gram = _gradient_and_gram([u, v, w], residual)
     assert np.allclose(grad, jac.T @ residual.ravel()) and np.allclose(gram, jac.T @ jac)
+
+
+def test_an_als_first_fit_reaches_exact_real_fits_and_schemes() -> None:
+    """ALS sweeps bring most 2x3x3 rank-15 starts to an exact real fit (LM finishes it below the
+    hand-off residual); on 2x2x2 its attempts end in Strassen-rank schemes as LM's do."""
+    t233 = np.asarray(parse_target("2x3x3").array, dtype=np.int64)
+    fitted = 0
+    for seed in range(8):
+        a = Attempt(t233, 15, Lattice(1, 1), np.random.default_rng(seed), 100, 15, 0.1, 6, fit="als")
+        while a.phase == 0:
+            a.advance(10)
+        fitted += a.fitted
+    assert fitted >= 2
+    found = []
+    for seed in range(6):
+        a = Attempt(T222, 7, Lattice(1, 1), np.random.default_rng(seed), 100, 30, 0.1, 6, fit="als")
+        result = None
+        while not a.done and result is None:
+            result = a.advance(100)
+        found += [] if result is None else [result]
+    assert found and all(exact_factors(T222, *f, 1) is not None for f in found)
+    with pytest.raises(ValueError, match="fit must be one of"):
+        Attempt(T222, 7, Lattice(1, 1), np.random.default_rng(0), 100, 30, 0.1, 6, fit="adam")
 
 
 def test_an_attempt_gives_up_on_a_stalled_first_fit() -> None:

@@ -25,6 +25,12 @@ from .base import Candidate, Progress, Report, Searcher, SearcherParams, option
 __all__ = ["NumericParams", "NumericSearcher"]
 
 
+def _check_fit(value: str) -> str | None:
+    from ..numeric import FITS
+
+    return None if value in FITS else f"the first fit is one of {', '.join(FITS)}, not {value!r}"
+
+
 @dataclass(frozen=True)
 class NumericParams(SearcherParams):
     """How each attempt fits, sparsifies and rounds."""
@@ -35,6 +41,12 @@ class NumericParams(SearcherParams):
         "Levenberg-Marquardt iterations for the first real fit of an attempt (it ends early if it stalls).",
         1,
         10**7,
+    )
+    fit: str = option(
+        "lm",
+        "How the first real fit runs: lm (Levenberg-Marquardt) or als (alternating least squares, "
+        "10 sweeps per iteration, LM once the residual is small). Sparsifying and rounding are the same.",
+        check=_check_fit,
     )
     stall_iterations: int = option(
         25, "The first fit ends when this many iterations lowered its residual by under 10 %.", 1, 10**7
@@ -127,6 +139,7 @@ class NumericSearcher(Searcher):
             p.retries,
             lift_to=self.domain if p.repair else None,
             stall=p.stall_iterations,
+            fit=p.fit,
         )
 
     def step(self, budget: int) -> list[Report]:
