@@ -107,7 +107,7 @@ def one_start(
         found = attempt.advance(10)
     wall = time.perf_counter() - t0
     ok = _proven(tensor, found, attempt.denominator, ring, rank)
-    out = {"seed": seed, "iterations": attempt.iterations, "fitted": attempt.fitted}
+    out = {"seed": seed, "iterations": attempt.iterations, "fitted": attempt.fitted, "residual": attempt.residual}
     if repair != "both":
         return {**out, "ok": ok, "seconds": wall, "repaired": getattr(attempt, "repairs", 0) > 0 and ok}
     aside = attempt.aside
