@@ -73,6 +73,34 @@ def _signal_state_is_restored(request):
         warnings.warn(f"{request.node.nodeid} changed the signal state: {', '.join(changed)}", stacklevel=1)
 
 
+_WARM_UP: list[subprocess.Popen] = []
+
+
+def pytest_sessionstart(session):
+    """Compile the numba kernels on the second core while the first tests run (tests/warm_kernels.py):
+    a fresh clone would otherwise compile them one by one on the test's own core."""
+    if os.environ.get("FLIPFORGE_NO_WARM_UP"):
+        return
+    script = Path(__file__).with_name("warm_kernels.py")
+    _WARM_UP.append(
+        subprocess.Popen(
+            [sys.executable, str(script)],
+            cwd=script.parent,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    )
+
+
+def pytest_sessionfinish(session, exitstatus):
+    for proc in _WARM_UP:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+
 def pytest_collection_modifyitems(config, items):
     """The real-cluster Ray tests run last: Ray leaves threads and helper processes in the pytest
     process until it exits, and no other test (the Ctrl-C tests above all) should run beside them."""
