@@ -185,11 +185,11 @@ def main(argv: list[str] | None = None) -> int:
         everything[spec] = results
         print(f"  {spec}: {row[2]} in {wall:.0f} s", file=sys.stderr)
     head = ["target", "ring", "successes", "s/success"]
-    if args.first_fit_only:
-        head = ["target", "first fit", "exact real fits", "s/fit", "wall s"]
     if args.repair == "both":
         head = ["target", "ring", "no repair", "s/success", "with repair", "s/success"]
-    head += [] if args.first_fit_only else ["fitted", "by repair", "wall s"]
+    head += ["fitted", "by repair", "wall s"]
+    if args.first_fit_only:  # no rounding, so no repairs either
+        head = ["target", "first fit", "exact real fits", "s/fit", "wall s"]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
     if not args.first_fit_only:
         print(f"repair: {args.repair}")

@@ -33,7 +33,6 @@ from fractions import Fraction
 import numpy as np
 from numba import njit
 
-from . import kernel_cache  # noqa: F401  (a stale numba cache is cleared before any kernel loads)
 from .additions import METHODS, LinearProgram, ReducedScheme, check_program, dag_shape, family_forms, reduce_additions
 from .coeffs import residues
 from .cse_kernels import below, seed_state

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from . import kernel_cache  # noqa: F401  (a stale numba cache is cleared before any kernel loads)
+from . import kernel_cache  # noqa: F401  (clears a stale numba cache of this folder: cost.py and slp.py import this)
 
 __all__ = ["cse_run", "cse_pilot", "cse_anneal", "additions_of", "below", "seed_state"]
 

@@ -45,7 +45,6 @@ import time
 import numpy as np
 from numba import njit
 
-from . import kernel_cache  # noqa: F401  (a stale numba cache is cleared before any kernel loads)
 from .additions import Form, LinearProgram
 from .cse_kernels import below, seed_state
 

@@ -9,8 +9,8 @@ by alternating least squares (``fit="als"``: each factor solved for with the oth
 a penalty that fades with the residual) and hand over to LM once the residual is small; a sweep
 is far cheaper than an LM iteration, so more starts reach a fit per second on small formats.
 After an exact real fit the smallest entries (relative to their term's factor) are fixed to
-zero batch by batch, then the rest to the coefficient lattice (``Lattice``: {-1,0,1}, the integers up to a bound, or
-multiples of 1/d), each followed by a refit. Whenever the rounded factors may hold, they are
+zero batch by batch, then the rest to the coefficient lattice (``Lattice``: {-1,0,1}, the
+integers up to a bound, or multiples of 1/d), each followed by a refit. Whenever the rounded factors may hold, they are
 checked exactly in integers; an almost-valid rounding is *repaired*: two factors are kept and
 the third is solved for exactly over Q (a linear system), then put back on the lattice. With
 ``lift_to`` set (the run's ring), a rounding that is still wrong gets two more tries: a greedy

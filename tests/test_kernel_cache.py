@@ -48,8 +48,9 @@ def test_a_cache_moved_by_numba_cache_dir_is_not_touched(tmp_path: Path, monkeyp
 
 def test_the_search_kernels_record_the_sources_they_were_loaded_with(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
-    from flipforge.search.kernels import fresh_cache, walk  # noqa: F401
+    from flipforge.search import kernels
+    from flipforge.search.kernels import walk  # noqa: F401
 
-    names = {p.name for p in fresh_cache.SOURCES}
+    names = {p.name for p in kernels.SOURCES}
     assert {"walk.py", "moves.py", "cse_kernels.py", "params.py"} <= names
-    assert not refresh(fresh_cache.HERE / "__pycache__", fresh_cache.SOURCES)  # already recorded at import
+    assert not refresh(kernels.HERE / "__pycache__", kernels.SOURCES)  # already recorded at import

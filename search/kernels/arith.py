@@ -11,7 +11,6 @@ import numpy as np
 from numba import njit
 
 from ..params import DOMAIN_CODES, F2, F3, ZT
-from . import fresh_cache  # noqa: F401  (a stale numba cache is cleared before any kernel loads)
 
 __all__ = ["F2", "F3", "ZT", "DOMAIN_CODES", "add", "add_scaled", "sign_key", "mix_hash"]
 

@@ -11,7 +11,6 @@ import numpy as np
 from flipforge.schemes.cse_kernels import additions_of, cse_run
 from numba import njit
 
-from . import fresh_cache  # noqa: F401  (a stale numba cache is cleared before any kernel loads)
 from .index import RANK, RNG, factor, rand_below
 from .moves import flip, plus
 

@@ -29,8 +29,6 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from . import fresh_cache  # noqa: F401  (a stale numba cache is cleared before any kernel loads)
-
 __all__ = ["RANK", "SINCE", "RNG", "NST", "new_state", "walk_gfq", "read_terms"]
 
 RANK, SINCE, RNG, NST = 0, 1, 2, 3

@@ -14,7 +14,6 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from . import fresh_cache  # noqa: F401  (a stale numba cache is cleared before any kernel loads)
 from .arith import F2, add_scaled
 from .index import (
     CAP,

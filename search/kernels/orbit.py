@@ -28,7 +28,6 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from . import fresh_cache  # noqa: F401  (a stale numba cache is cleared before any kernel loads)
 from .arith import F2, add_scaled, mix_hash, sign_key
 
 __all__ = ["orbit_walk", "CTL_FIELDS", "new_ctl"]

@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from . import fresh_cache  # noqa: F401  (a stale numba cache is cleared before any kernel loads)
 from .index import NPAIRS, O_FN, O_FP, RANK, SINCE, WAIT, new_arena
 from .moves import flip, plus, split
 
